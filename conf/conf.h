@@ -1,0 +1,102 @@
+/*
+ * conf/: the configuration, parsed by libconfuse and validated as a whole.
+ *
+ * A struct config is immutable once conf_load() returns it and is shared by
+ * reference count: every worker and every request in flight holds a
+ * reference (conf_ref) and drops it when done (conf_unref).  Reload builds a
+ * complete new config; the old one lives until its last holder lets go.
+ * Nothing here touches the event loop.
+ */
+#ifndef IAPROXY_CONF_H
+#define IAPROXY_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* A CIDR block, IPv4 or IPv6; addresses are kept in network byte order. */
+struct cidr {
+	int		 family;	/* AF_INET or AF_INET6 */
+	uint8_t		 addr[16];	/* masked to prefix */
+	int		 prefix;
+};
+
+/* One listening address from `listen`. */
+struct conf_listen {
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			*text;	/* as written, e.g. "127.0.0.1:3128" */
+};
+
+enum log_format {
+	LOG_FORMAT_SQUID,
+	LOG_FORMAT_JSON,
+};
+
+struct config {
+	int		 refcnt;	/* atomic; see conf_ref() */
+	char		*file;		/* path it came from, for messages */
+
+	struct conf_listen *listen;
+	size_t		 nlisten;
+	int		 workers;	/* resolved: never 0 here */
+	char		*hostname;	/* Via, error pages, PAC, SPN host */
+	char		*access_log;	/* path, or "-" for stdout */
+	enum log_format	 log_format;
+	int		*connect_ports;
+	size_t		 nconnect_ports;
+
+	/* Limits on what a client may send (STYLE 12). */
+	size_t		 max_header_bytes;	/* whole request head */
+	size_t		 max_line_bytes;	/* one line of it */
+	size_t		 max_headers;		/* header field count */
+	int		 max_conns_per_ip;	/* 0 = no cap */
+
+	/* Timeouts, in milliseconds. */
+	int		 header_timeout;	/* first byte to end of head */
+	int		 client_idle_timeout;	/* keep-alive between requests */
+	int		 connect_timeout;	/* TCP connect to the origin */
+	int		 upstream_timeout;	/* origin silent this long */
+	int		 tunnel_idle_timeout;	/* CONNECT with no traffic */
+	int		 shutdown_timeout;	/* SIGTERM drain */
+
+	/* The per-worker pool of idle origin connections. */
+	int		 upstream_idle_timeout;	/* ms */
+	int		 upstream_max_idle;	/* per origin host:port */
+
+	/* Resolver cache, seconds. */
+	int		 dns_ttl;
+	int		 dns_negative_ttl;
+
+	/* PAC file: who goes DIRECT. */
+	char		**pac_direct_domains;	/* ".example.com" or "host" */
+	size_t		 pac_ndirect_domains;
+	struct cidr	*pac_direct_networks;
+	size_t		 pac_ndirect_networks;
+};
+
+/* conf.c */
+/*
+ * Parse and validate FILE.  On success returns a config with one reference
+ * held by the caller.  On failure returns NULL and writes one message per
+ * problem, "FILE:LINE: message", into err (NUL-terminated, truncated to
+ * errlen).  If text is not NULL it is parsed instead of reading FILE, and
+ * FILE only names it in messages (the embedded default config).
+ */
+struct config	*conf_load(const char *file, const char *text, char *err,
+		    size_t errlen);
+struct config	*conf_ref(struct config *);
+void		 conf_unref(struct config *);
+/* Is port in connect_ports? */
+int		 conf_connect_port_ok(const struct config *, int port);
+
+/* conf_cidr.c */
+/* Parse "10.0.0.0/8", "::1" (host route) and the like; 0 on success. */
+int		 cidr_parse(const char *text, struct cidr *out);
+/* Does the address sa fall in c?  IPv4-mapped IPv6 matches IPv4 blocks. */
+int		 cidr_match(const struct cidr *c, const struct sockaddr *sa);
+
+/* default_conf.c (generated from conf/iaproxy.conf at build time) */
+extern const char conf_default_text[];
+
+#endif
