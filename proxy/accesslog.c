@@ -1,0 +1,202 @@
+/*
+ * The access log: one line per request or tunnel, in Squid's native format
+ * (so existing log tools work) or as JSON.  Each worker formats into its
+ * own buffer; the buffer is written by a low-priority event, which runs
+ * once the worker has nothing more urgent to do: under load many lines go
+ * out in one write(2), when idle each line goes out at once.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "proxy.h"
+
+#define ACCESSLOG_FLUSH_AT	(64 * 1024)
+
+static int accesslog_fd = -1;
+
+int
+accesslog_open(const char *path)
+{
+	int fd;
+
+	if (strcmp(path, "-") == 0)
+		fd = dup(STDOUT_FILENO);
+	else
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		log_warn("access log %s", path);
+		return -1;
+	}
+	if (accesslog_fd == -1) {
+		accesslog_fd = fd;
+		return 0;
+	}
+	/*
+	 * Workers keep writing to the same fd number; dup2 swaps the file
+	 * under it atomically, so a reopen needs no lock and loses no line.
+	 */
+	if (dup2(fd, accesslog_fd) == -1) {
+		log_warn("access log %s: dup2", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+void
+accesslog_close(void)
+{
+	if (accesslog_fd != -1)
+		close(accesslog_fd);
+	accesslog_fd = -1;
+}
+
+static void
+addr_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const void *a;
+
+	if (sa == NULL) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	a = sa->sa_family == AF_INET6 ?
+	    (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr :
+	    (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+	if (inet_ntop(sa->sa_family, a, buf, len) == NULL)
+		snprintf(buf, len, "-");
+}
+
+/* Make room for at least need more bytes in the worker's buffer. */
+static int
+logbuf_reserve(struct worker *w, size_t need)
+{
+	char	*p;
+	size_t	 cap;
+
+	if (w->loglen + need <= w->logcap)
+		return 0;
+	cap = w->logcap ? w->logcap : 8192;
+	while (cap < w->loglen + need)
+		cap *= 2;
+	if ((p = realloc(w->logbuf, cap)) == NULL)
+		return -1;
+	w->logbuf = p;
+	w->logcap = cap;
+	return 0;
+}
+
+/* Append a JSON string value (already sanitized of controls) or null. */
+static int
+json_str(char *out, size_t n, const char *s)
+{
+	if (s == NULL || n < 3)
+		return snprintf(out, n, "null");
+	/* Sanitizing drops quotes and backslashes: no escaping needed. */
+	out[0] = '"';
+	log_sanitize(out + 1, n - 2, s, strlen(s));
+	strcat(out, "\"");
+	return (int)strlen(out);
+}
+
+void
+accesslog_write(struct worker *w, const struct config *conf,
+    const struct access_entry *e)
+{
+	struct timeval	 now, d;
+	char		 client[INET6_ADDRSTRLEN], url[2048], method[64];
+	char		 user[256], mime[128], *p;
+	long		 ms;
+	int		 n;
+	size_t		 room;
+
+	if (accesslog_fd == -1)
+		return;
+	gettimeofday(&now, NULL);
+	timersub(&now, &e->start, &d);
+	ms = d.tv_sec * 1000 + d.tv_usec / 1000;
+	addr_text(e->client, client, sizeof(client));
+	log_sanitize(url, sizeof(url), e->url ? e->url : "-",
+	    strlen(e->url ? e->url : "-"));
+	log_sanitize(method, sizeof(method), e->method ? e->method : "-",
+	    strlen(e->method ? e->method : "-"));
+	log_sanitize(user, sizeof(user), e->user ? e->user : "-",
+	    strlen(e->user ? e->user : "-"));
+	/* Squid's %mt: the media type alone, so the field has no spaces. */
+	log_sanitize(mime, sizeof(mime), e->content_type ? e->content_type :
+	    "-", strcspn(e->content_type ? e->content_type : "-", "; \t"));
+	room = sizeof(url) + 1024;
+	if (logbuf_reserve(w, room) == -1)
+		return;
+	p = w->logbuf + w->loglen;
+	if (conf->log_format == LOG_FORMAT_SQUID) {
+		/* %ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %un %Sh/%<a %mt */
+		n = snprintf(p, room, "%lld.%03d %6ld %s %s/%03d %" PRIu64
+		    " %s %s %s %s/%s %s\n",
+		    (long long)now.tv_sec, (int)(now.tv_usec / 1000), ms,
+		    client, e->result, e->status, e->bytes_out, method, url,
+		    user, e->hier, e->peer ? e->peer : "-", mime);
+	} else {
+		char ua[300], ct[300], rs[300];
+
+		json_str(ua, sizeof(ua), e->user);
+		json_str(ct, sizeof(ct), e->content_type);
+		json_str(rs, sizeof(rs), e->reason);
+		n = snprintf(p, room, "{\"time\":%lld.%03d,\"duration_ms\":%ld,"
+		    "\"client\":\"%s\",\"method\":\"%s\",\"url\":\"%s\","
+		    "\"status\":%d,\"result\":\"%s\",\"bytes_out\":%" PRIu64
+		    ",\"bytes_in\":%" PRIu64 ",\"upstream\":%s%s%s,"
+		    "\"content_type\":%s,\"user\":%s,\"auth\":%s%s%s,"
+		    "\"reason\":%s",
+		    (long long)now.tv_sec, (int)(now.tv_usec / 1000), ms,
+		    client, method, url, e->status, e->result, e->bytes_out,
+		    e->bytes_in, e->peer ? "\"" : "", e->peer ? e->peer : "null",
+		    e->peer ? "\"" : "", ct, ua, e->auth ? "\"" : "",
+		    e->auth ? e->auth : "null", e->auth ? "\"" : "", rs);
+		if (n > 0 && (size_t)n < room && e->tunnel)
+			n += snprintf(p + n, room - n, ",\"tunnel_up\":%" PRIu64
+			    ",\"tunnel_down\":%" PRIu64, e->tunnel_up,
+			    e->tunnel_down);
+		if (n > 0 && (size_t)n < room)
+			n += snprintf(p + n, room - n, "}\n");
+	}
+	if (n <= 0 || (size_t)n >= room)
+		return;
+	w->loglen += n;
+	if (w->loglen >= ACCESSLOG_FLUSH_AT)
+		accesslog_flush(w);
+	else if (w->ev_logflush != NULL)
+		event_active(w->ev_logflush, EV_TIMEOUT, 0);
+}
+
+void
+accesslog_flush(struct worker *w)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+	static int warned;
+
+	while (off < w->loglen && accesslog_fd != -1) {
+		n = write(accesslog_fd, w->logbuf + off, w->loglen - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* Keep serving; a full disk must not stop the proxy. */
+			if (!warned++)
+				log_warn("access log write");
+			break;
+		}
+		off += n;
+		warned = 0;
+	}
+	w->loglen = 0;
+}

@@ -1,0 +1,780 @@
+/*
+ * The client connection: accept, read and check a request head, decide
+ * what it is for (the gateway's own pages, a CONNECT tunnel, or a request
+ * to forward), and go round again for the next request on a keep-alive
+ * connection.  Every state change goes through conn_set_state(), every
+ * close through conn_close(), every error answer through conn_abort_http().
+ *
+ * Lifetime: a conn is freed only when its reference count drops to zero,
+ * and then from a fresh event (never inside a callback that might still
+ * use it).  Asynchronous work (DNS) holds a reference; callers of anything
+ * that may close the connection check c->closing afterwards.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include "proxy.h"
+
+#define MAX_HDRS	1000	/* the upper bound of max_headers in conf.c */
+
+static void	conn_readcb(struct bufferevent *, void *);
+static void	conn_writecb(struct bufferevent *, void *);
+static void	conn_eventcb(struct bufferevent *, short, void *);
+static void	conn_read_head(struct conn *);
+static int	conn_prepare(struct conn *, const struct h1_msg *, size_t);
+static void	conn_serve_local(struct conn *, const struct h1_msg *,
+		    const struct h1_target *);
+
+/* What a parsed request head turned out to be for. */
+enum conn_action {
+	ACT_DONE,	/* already answered (an error page) */
+	ACT_LOCAL,	/* one of the gateway's own pages, in head_out */
+	ACT_FORWARD,	/* plain HTTP to an origin */
+	ACT_TUNNEL,	/* CONNECT */
+};
+
+static const char *conn_state_names[] = {
+	"reading request head", "auth challenged", "authenticating",
+	"resolving origin", "connecting to origin", "forwarding",
+	"serving a page", "tunnelling", "closing",
+};
+
+static void
+ms_to_tv(int ms, struct timeval *tv)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+static void
+log_str(enum log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_msg(lvl, fmt, ap);
+	va_end(ap);
+}
+
+void
+conn_log(struct conn *c, enum log_level lvl, const char *fmt, ...)
+{
+	char	 addr[INET6_ADDRSTRLEN] = "?", msg[1024];
+	const void *a;
+	va_list	 ap;
+
+	if (!log_enabled(lvl))
+		return;
+	a = c->ss.ss_family == AF_INET6 ?
+	    (const void *)&((struct sockaddr_in6 *)&c->ss)->sin6_addr :
+	    (const void *)&((struct sockaddr_in *)&c->ss)->sin_addr;
+	inet_ntop(c->ss.ss_family, a, addr, sizeof(addr));
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* The prefix is added here, once, so callers never format it. */
+	log_str(lvl, "%s #%llu (%s): %s", addr, (unsigned long long)c->id,
+	    c->action ? c->action : "-", msg);
+}
+
+void
+conn_set_state(struct conn *c, enum conn_state s, const char *why)
+{
+	c->action = conn_state_names[s];
+	if (c->state != s && log_enabled(LOG_LVL_DEBUG))
+		conn_log(c, LOG_LVL_DEBUG, "%s -> %s: %s",
+		    conn_state_names[c->state], conn_state_names[s], why);
+	c->state = s;
+}
+
+void
+conn_ref(struct conn *c)
+{
+	c->refs++;
+}
+
+static void
+conn_free_deferred(evutil_socket_t fd, short what, void *arg)
+{
+	free(arg);
+}
+
+void
+conn_unref(struct conn *c)
+{
+	if (--c->refs > 0)
+		return;
+	/* Free from a fresh event: the caller's frame may still read c. */
+	if (event_base_once(c->worker->base, -1, EV_TIMEOUT,
+	    conn_free_deferred, c, NULL) == -1)
+		free(c);
+}
+
+/* Client-side read/write timeouts for the current phase. */
+static void
+conn_timeouts(struct conn *c, int read_ms, int write_ms)
+{
+	struct timeval rtv, wtv;
+
+	ms_to_tv(read_ms, &rtv);
+	ms_to_tv(write_ms, &wtv);
+	bufferevent_set_timeouts(c->bev, read_ms > 0 ? &rtv : NULL,
+	    write_ms > 0 ? &wtv : NULL);
+}
+
+void
+conn_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
+    int socklen, int local_port)
+{
+	struct config	*conf = w->conf;
+	struct conn	*c;
+	int		 one = 1, over = 0;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	c->worker = w;
+	c->id = ++w->next_conn_id;
+	c->refs = 1;
+	memcpy(&c->ss, sa, (size_t)socklen <= sizeof(c->ss) ?
+	    (size_t)socklen : sizeof(c->ss));
+	c->sslen = socklen;
+	c->local_port = local_port;
+	conn_set_state(c, CONN_READ_HDRS, "accepted");
+	if (conf->max_conns_per_ip > 0) {
+		if (iplimit_acquire(sa, conf->max_conns_per_ip))
+			c->iplimited = 1;
+		else
+			over = 1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		close(fd);
+		if (c->iplimited)
+			iplimit_release((struct sockaddr *)&c->ss);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&w->conns, c, entry);
+	w->nconns++;
+	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	if (over) {
+		conn_log(c, LOG_LVL_INFO, "more than %d connections from this "
+		    "address", conf->max_conns_per_ip);
+		c->close_after = 1;
+		conn_abort_http(c, 503, "too many connections from your "
+		    "address");
+		return;
+	}
+	/* A new connection must deliver its first head in header_timeout. */
+	conn_timeouts(c, conf->header_timeout, conf->client_idle_timeout);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+void
+conn_client_read(struct conn *c, int on)
+{
+	if (on)
+		bufferevent_enable(c->bev, EV_READ);
+	else
+		bufferevent_disable(c->bev, EV_READ);
+}
+
+void
+conn_write_client(struct conn *c, struct evbuffer *buf)
+{
+	if (c->req != NULL)
+		c->req->bytes_out += evbuffer_get_length(buf);
+	bufferevent_write_buffer(c->bev, buf);
+}
+
+/* Log the request, if there is one, and forget it. */
+static void
+conn_request_log_free(struct conn *c, int aborted)
+{
+	struct request		*r = c->req;
+	struct access_entry	 e;
+	char			 result[32];
+
+	if (r == NULL)
+		return;
+	c->req = NULL;
+	memset(&e, 0, sizeof(e));
+	e.start = r->start;
+	e.client = (struct sockaddr *)&c->ss;
+	e.method = r->method ? r->method : "-";
+	e.url = r->url ? r->url : "-";
+	snprintf(result, sizeof(result), "%s%s", r->result ? r->result :
+	    "NONE_NONE", aborted ? "_ABORTED" : "");
+	e.result = result;
+	e.status = r->status;
+	e.bytes_out = r->bytes_out;
+	e.bytes_in = r->bytes_in;
+	e.hier = r->peer_text[0] ? "HIER_DIRECT" : "HIER_NONE";
+	e.peer = r->peer_text[0] ? r->peer_text : NULL;
+	e.content_type = r->content_type;
+	e.reason = r->reason;
+	e.tunnel = r->is_connect;
+	e.tunnel_up = r->tunnel_up;
+	e.tunnel_down = r->tunnel_down;
+	accesslog_write(c->worker, r->conf, &e);
+
+	if (r->dns != NULL) {
+		/* A cancelled lookup never calls back: drop its reference. */
+		dns_cancel(r->dns);
+		conn_unref(c);
+	}
+	if (r->head_out != NULL)
+		evbuffer_free(r->head_out);
+	free(r->method);
+	free(r->url);
+	free(r->host);
+	free(r->content_type);
+	conf_unref(r->conf);
+	free(r);
+}
+
+void
+conn_close(struct conn *c, const char *reason)
+{
+	struct worker *w = c->worker;
+
+	if (c->closing)
+		return;
+	c->closing = 1;
+	conn_log(c, LOG_LVL_DEBUG, "close: %s", reason);
+	conn_set_state(c, CONN_CLOSING, reason);
+	if (c->req != NULL && c->req->status == 0 && c->req->reason == NULL)
+		c->req->reason = reason;
+	conn_request_log_free(c, 1);
+	if (c->up != NULL) {
+		bufferevent_free(c->up);
+		c->up = NULL;
+	}
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	if (c->iplimited)
+		iplimit_release((struct sockaddr *)&c->ss);
+	TAILQ_REMOVE(&w->conns, c, entry);
+	w->nconns--;
+	conn_unref(c);
+	worker_conn_gone(w);
+}
+
+/* Start a request record: the config it runs under and the clock. */
+static struct request *
+conn_request_new(struct conn *c)
+{
+	struct request *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->conf = conf_ref(c->worker->conf);
+	gettimeofday(&r->start, NULL);
+	r->result = "NONE_NONE";
+	c->req = r;
+	return r;
+}
+
+void
+conn_abort_http(struct conn *c, int status, const char *reason)
+{
+	struct request	*r = c->req;
+	struct evbuffer	*out;
+	int		 keepalive;
+
+	if (c->closing)
+		return;
+	if (r == NULL && (r = conn_request_new(c)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	if (r->resp_head_sent) {
+		/* Too late for a page: the client already has a head. */
+		conn_close(c, reason);
+		return;
+	}
+	if (r->dns != NULL) {
+		dns_cancel(r->dns);
+		r->dns = NULL;
+		conn_unref(c);
+	}
+	if (c->up != NULL) {
+		bufferevent_free(c->up);
+		c->up = NULL;
+	}
+	r->status = status;
+	r->reason = reason;
+	if (r->result == NULL || strcmp(r->result, "TCP_DENIED") != 0)
+		r->result = "NONE_NONE";
+	/*
+	 * Keep the connection only when its framing is still certain: the
+	 * request was read whole and the client wants keep-alive.  After a
+	 * framing error nothing that follows can be trusted (RFC 9112 9.6).
+	 */
+	keepalive = !c->close_after && r->req_keepalive && r->req_body_done &&
+	    status != 400 && status != 408 && status != 431 && status != 414 &&
+	    status != 505 && status != 501;
+	if (!keepalive)
+		c->close_after = 1;
+	if (status >= 500)
+		conn_log(c, LOG_LVL_INFO, "%d: %s", status, reason);
+	else
+		conn_log(c, LOG_LVL_INFO, "%d (client): %s", status, reason);
+	if ((out = evbuffer_new()) != NULL) {
+		pages_error(r->conf, status, reason, r->url, keepalive, out);
+		r->content_type = strdup("text/html");
+		conn_write_client(c, out);
+		evbuffer_free(out);
+	}
+	conn_request_done(c);
+}
+
+void
+conn_request_done(struct conn *c)
+{
+	struct worker *w = c->worker;
+
+	if (c->closing)
+		return;
+	conn_request_log_free(c, 0);
+	if (c->up != NULL) {
+		bufferevent_free(c->up);
+		c->up = NULL;
+	}
+	memset(&c->parser, 0, sizeof(c->parser));
+	c->head_started = 0;
+	c->nrequests++;
+	if (c->close_after || c->client_eof || w->stopping) {
+		conn_set_state(c, CONN_CLOSING, "request done, not keep-alive");
+		bufferevent_disable(c->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_close(c, "done");
+		else	/* conn_writecb closes once the output has drained */
+			conn_timeouts(c, 0, w->conf->client_idle_timeout);
+		return;
+	}
+	conn_set_state(c, CONN_READ_HDRS, "keep-alive");
+	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	conn_timeouts(c, w->conf->client_idle_timeout,
+	    w->conf->client_idle_timeout);
+	bufferevent_enable(c->bev, EV_READ);
+	/* A pipelined request may be waiting; read it from a fresh event. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void
+conn_drain(struct conn *c)
+{
+	if (c->state == CONN_READ_HDRS && !c->head_started)
+		conn_close(c, "shutting down");
+	else
+		c->close_after = 1;
+}
+
+static void
+conn_readcb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	switch (c->state) {
+	case CONN_READ_HDRS:
+		conn_read_head(c);
+		break;
+	case CONN_FORWARD:
+		forward_client_readable(c);
+		break;
+	default:
+		/* Input waits while another phase runs (pipelining). */
+		break;
+	}
+}
+
+static void
+conn_writecb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_close(c, "done");
+	else if (c->state == CONN_FORWARD)
+		forward_client_drained(c);
+}
+
+static void
+conn_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (c->state == CONN_READ_HDRS && c->head_started) {
+			conn_log(c, LOG_LVL_INFO, "request head not complete "
+			    "within header_timeout");
+			c->close_after = 1;
+			conn_abort_http(c, 408, "request head timeout");
+			return;
+		}
+		conn_close(c, c->state == CONN_READ_HDRS ?
+		    "idle timeout" : "client timeout");
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		c->client_eof = 1;
+		if (c->state == CONN_READ_HDRS && !c->head_started) {
+			conn_close(c, "client closed");
+			return;
+		}
+		if (c->state == CONN_FORWARD) {
+			forward_client_eof(c);
+			return;
+		}
+		if (c->state == CONN_READ_HDRS) {
+			conn_close(c, "client closed mid-request");
+			return;
+		}
+		/* A half-closed client still gets its answer. */
+		return;
+	}
+	conn_close(c, "client connection error");
+}
+
+/* The buffer's first bytes are not the end of the head yet: keep waiting. */
+static void
+conn_head_wait(struct conn *c)
+{
+	struct timeval	now, left;
+	int		ms;
+
+	gettimeofday(&now, NULL);
+	if (!timercmp(&now, &c->head_deadline, <)) {
+		c->close_after = 1;
+		conn_abort_http(c, 408, "request head timeout");
+		return;
+	}
+	/* Slowloris: the deadline is absolute, not reset by each byte. */
+	timersub(&c->head_deadline, &now, &left);
+	ms = left.tv_sec * 1000 + left.tv_usec / 1000 + 1;
+	conn_timeouts(c, ms, c->worker->conf->client_idle_timeout);
+}
+
+static void
+conn_read_head(struct conn *c)
+{
+	struct config	*conf = c->worker->conf;
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	struct h1_hdr	 hdrs[MAX_HDRS];
+	struct h1_limits lim;
+	struct h1_msg	 msg;
+	size_t		 len, n;
+	const char	*buf;
+	int		 r, act;
+
+	if ((len = evbuffer_get_length(in)) == 0)
+		return;
+	if (!c->head_started) {
+		struct timeval now, tmo;
+
+		c->head_started = 1;
+		gettimeofday(&now, NULL);
+		ms_to_tv(conf->header_timeout, &tmo);
+		timeradd(&now, &tmo, &c->head_deadline);
+	}
+	lim.max_head_bytes = conf->max_header_bytes;
+	lim.max_line_bytes = conf->max_line_bytes;
+	lim.max_headers = conf->max_headers < MAX_HDRS ? conf->max_headers :
+	    MAX_HDRS;
+	/* One byte past the limit is enough for the parser to refuse. */
+	n = len < lim.max_head_bytes + 1 ? len : lim.max_head_bytes + 1;
+	if ((buf = (const char *)evbuffer_pullup(in, n)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.hdrs = hdrs;
+	msg.hdrs_cap = lim.max_headers;
+	r = h1_parse_head(&c->parser, H1_REQUEST, NULL, buf, n, &lim, &msg);
+	if (r == 0) {
+		conn_head_wait(c);
+		return;
+	}
+	if (r < 0) {
+		c->close_after = 1;
+		conn_abort_http(c, msg.err_status ? msg.err_status : 400,
+		    msg.err_reason ? msg.err_reason : "malformed request");
+		return;
+	}
+	/*
+	 * Everything the request needs from the head is copied out by
+	 * conn_prepare(); only then is the head drained, so the body that
+	 * follows it is what forward.c and tunnel.c see first.
+	 */
+	act = conn_prepare(c, &msg, (size_t)r);
+	if (c->closing)
+		return;
+	evbuffer_drain(in, (size_t)r);
+	switch (act) {
+	case ACT_LOCAL:
+		conn_set_state(c, CONN_LOCAL, "own page");
+		conn_write_client(c, c->req->head_out);
+		conn_request_done(c);
+		break;
+	case ACT_FORWARD:
+		forward_start(c);
+		break;
+	case ACT_TUNNEL:
+		tunnel_start(c);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Does a Via field list name hostname as a receiver (a forwarding loop)? */
+static int
+via_names_us(const char *v, size_t len, const char *hostname)
+{
+	size_t	 i = 0, s, hl = strlen(hostname);
+
+	while (i < len) {
+		/* received-protocol, then RWS, then received-by */
+		while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		while (i < len && v[i] != ' ' && v[i] != '\t' && v[i] != ',')
+			i++;
+		while (i < len && (v[i] == ' ' || v[i] == '\t'))
+			i++;
+		s = i;
+		while (i < len && v[i] != ' ' && v[i] != '\t' && v[i] != ',' &&
+		    v[i] != ':')
+			i++;
+		if (i - s == hl && strncasecmp(v + s, hostname, hl) == 0)
+			return 1;
+		/* skip the rest of this element, comment included */
+		while (i < len && v[i] != ',') {
+			if (v[i] == '(') {
+				while (i < len && v[i] != ')')
+					i++;
+			}
+			i++;
+		}
+	}
+	return 0;
+}
+
+/* Is this absolute-form target the gateway itself? */
+static int
+conn_target_is_self(struct conn *c, const struct h1_target *t)
+{
+	const struct config	*conf = c->worker->conf;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	char			 addr[INET6_ADDRSTRLEN];
+	const void		*a;
+
+	if (t->port != c->local_port)
+		return 0;
+	if (t->host_len == strlen(conf->hostname) &&
+	    strncasecmp(t->host, conf->hostname, t->host_len) == 0)
+		return 1;
+	/* An address literal naming the socket the client came in on. */
+	if (getsockname(bufferevent_getfd(c->bev), (struct sockaddr *)&ss,
+	    &sslen) == -1)
+		return 0;
+	a = ss.ss_family == AF_INET6 ?
+	    (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr :
+	    (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
+	if (inet_ntop(ss.ss_family, a, addr, sizeof(addr)) == NULL)
+		return 0;
+	return t->host_len == strlen(addr) &&
+	    strncasecmp(t->host, addr, t->host_len) == 0;
+}
+
+static char *
+strndup_lower(const char *s, size_t len)
+{
+	char	*p;
+	size_t	 i;
+
+	if ((p = malloc(len + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++)
+		p[i] = (s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i];
+	p[len] = '\0';
+	return p;
+}
+
+static int
+conn_prepare(struct conn *c, const struct h1_msg *msg, size_t headlen)
+{
+	struct config	*conf = c->worker->conf;
+	struct request	*r;
+	struct h1_target t;
+	const char	*why = NULL;
+	size_t		 i;
+
+	if ((r = conn_request_new(c)) == NULL) {
+		conn_close(c, "out of memory");
+		return ACT_DONE;
+	}
+	r->method = strndup(msg->method, msg->method_len);
+	r->url = strndup(msg->target, msg->target_len);
+	if (r->method == NULL || r->url == NULL) {
+		conn_close(c, "out of memory");
+		return ACT_DONE;
+	}
+	r->bytes_in = headlen;
+	r->client_minor = msg->version_minor;
+	/* RFC 9112 9.3: 1.1 persists unless "close"; 1.0 only if asked. */
+	if (msg->version_minor >= 1)
+		r->req_keepalive = !(msg->flags & H1F_CONN_CLOSE);
+	else
+		r->req_keepalive = !(msg->flags & H1F_CONN_CLOSE) &&
+		    (msg->flags & (H1F_CONN_KEEPALIVE | H1F_PROXY_KEEPALIVE));
+	r->req_body = msg->body;
+	r->req_remaining = msg->content_length;
+	r->req_body_done = msg->body == H1_BODY_NONE ||
+	    (msg->body == H1_BODY_LENGTH && msg->content_length == 0);
+	r->is_head = msg->method_len == 4 && memcmp(msg->method, "HEAD", 4) == 0;
+	r->expect_continue = (msg->flags & H1F_EXPECT_CONTINUE) != 0;
+
+	if (h1_parse_target(msg->method, msg->method_len, msg->target,
+	    msg->target_len, &t, &why) == -1) {
+		c->close_after = 1;
+		conn_abort_http(c, 400, why ? why : "bad request target");
+		return ACT_DONE;
+	}
+	for (i = 0; i < msg->nhdrs; i++) {
+		const struct h1_hdr *h = &msg->hdrs[i];
+
+		if (h->name_len == 3 && strncasecmp(h->name, "Via", 3) == 0 &&
+		    via_names_us(h->value, h->value_len, conf->hostname)) {
+			r->result = "TCP_DENIED";
+			conn_abort_http(c, 403, "forwarding loop detected");
+			return ACT_DONE;
+		}
+	}
+	if (t.form == H1_TARGET_ORIGIN || t.form == H1_TARGET_ASTERISK ||
+	    (t.form == H1_TARGET_ABSOLUTE && conn_target_is_self(c, &t))) {
+		conn_serve_local(c, msg, &t);
+		return c->closing || c->req == NULL ? ACT_DONE : ACT_LOCAL;
+	}
+	if (t.form == H1_TARGET_ABSOLUTE && (t.scheme_len != 4 ||
+	    strncasecmp(t.scheme, "http", 4) != 0)) {
+		conn_abort_http(c, 501, "only http:// URLs can be forwarded; "
+		    "https goes through CONNECT");
+		return ACT_DONE;
+	}
+	if (t.form == H1_TARGET_ABSOLUTE && (msg->flags & H1F_HAS_HOST) &&
+	    !h1_host_matches(msg->host, msg->host_len, t.host, t.host_len,
+	    t.port, 80)) {
+		/* Two authorities in one request: refuse the ambiguity. */
+		c->close_after = 1;
+		conn_abort_http(c, 400, "Host header disagrees with the "
+		    "request URI");
+		return ACT_DONE;
+	}
+	if ((r->host = strndup_lower(t.host, t.host_len)) == NULL) {
+		conn_close(c, "out of memory");
+		return ACT_DONE;
+	}
+	r->port = t.port;
+	snprintf(r->key, sizeof(r->key), "%s:%d", r->host, r->port);
+	if (t.form == H1_TARGET_AUTHORITY) {
+		r->is_connect = 1;
+		return ACT_TUNNEL;
+	}
+	if (forward_build_head(c, msg, &t) == -1) {
+		conn_close(c, "out of memory");
+		return ACT_DONE;
+	}
+	return ACT_FORWARD;
+}
+
+static void
+conn_serve_local(struct conn *c, const struct h1_msg *msg,
+    const struct h1_target *t)
+{
+	struct request	*r = c->req;
+	struct evbuffer	*body;
+	int		 get, head;
+
+	get = msg->method_len == 3 && memcmp(msg->method, "GET", 3) == 0;
+	head = r->is_head;
+	if (t->form == H1_TARGET_ASTERISK) {
+		/* OPTIONS * asks about the server itself (RFC 9110 9.3.7). */
+		if ((r->head_out = evbuffer_new()) == NULL)
+			goto oom;
+		evbuffer_add_printf(r->head_out, "HTTP/1.1 200 OK\r\n"
+		    "Allow: GET, HEAD, OPTIONS, CONNECT\r\n"
+		    "Content-Length: 0\r\n\r\n");
+		r->status = 200;
+		return;
+	}
+	if (!r->req_body_done) {
+		/* Our pages take no body; skipping one is not worth it. */
+		c->close_after = 1;
+	}
+	if ((t->path_len == 10 && memcmp(t->path, "/proxy.pac", 10) == 0) ||
+	    (t->path_len == 9 && memcmp(t->path, "/wpad.dat", 9) == 0)) {
+		if (!get && !head) {
+			conn_abort_http(c, 405, "the PAC file takes GET");
+			return;
+		}
+		if ((r->head_out = evbuffer_new()) == NULL ||
+		    (body = evbuffer_new()) == NULL)
+			goto oom;
+		pages_pac(r->conf, c->local_port, body);
+		evbuffer_add_printf(r->head_out, "HTTP/1.1 200 OK\r\n"
+		    "Content-Type: application/x-ns-proxy-autoconfig\r\n"
+		    "Content-Length: %zu\r\n"
+		    "Cache-Control: max-age=300\r\n%s\r\n",
+		    evbuffer_get_length(body),
+		    r->req_keepalive && !c->close_after ? "" :
+		    "Connection: close\r\n");
+		if (!head)
+			evbuffer_add_buffer(r->head_out, body);
+		evbuffer_free(body);
+		r->status = 200;
+		r->content_type = strdup("application/x-ns-proxy-autoconfig");
+		if (!r->req_keepalive)
+			c->close_after = 1;
+		return;
+	}
+	conn_abort_http(c, 404, "no such page on this gateway");
+	return;
+oom:
+	conn_close(c, "out of memory");
+}
+
+uint64_t
+relay_move(struct bufferevent *src, struct bufferevent *dst, uint64_t max)
+{
+	struct evbuffer	*in = bufferevent_get_input(src);
+	size_t		 len = evbuffer_get_length(in);
+
+	if (len > max)
+		len = (size_t)max;
+	if (len == 0)
+		return 0;
+	/* evbuffer_remove_buffer moves whole chains without copying. */
+	return (uint64_t)evbuffer_remove_buffer(in,
+	    bufferevent_get_output(dst), len);
+}
+
+int
+relay_dst_full(struct bufferevent *dst)
+{
+	return evbuffer_get_length(bufferevent_get_output(dst)) >=
+	    RELAY_HIGH_WATER;
+}

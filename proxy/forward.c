@@ -1,0 +1,540 @@
+/*
+ * Forwarding one plain-HTTP request: rewrite the head for the origin,
+ * stream the request body, read the response head, rewrite it for the
+ * client, stream the response body, and hand the origin connection back
+ * to the pool when HTTP/1.1 allows its reuse.
+ *
+ * Bodies are never buffered whole.  Each direction moves what the other
+ * side's output can take; past RELAY_HIGH_WATER the reading side is paused
+ * until the writing side drains to half of that (le-proxy's scheme).
+ * Chunked bodies pass through unchanged: h1_chunked_feed() only finds
+ * where they end, so a smuggled second message can never ride along.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proxy.h"
+
+#define MAX_RESP_HDRS	1000
+
+static void	forward_connected(struct conn *, int, int, const char *);
+static void	up_readcb(struct bufferevent *, void *);
+static void	up_writecb(struct bufferevent *, void *);
+static void	up_eventcb(struct bufferevent *, short, void *);
+static void	forward_relay_response(struct conn *);
+static void	forward_response_done(struct conn *);
+
+/* Headers that describe one hop and never travel on (RFC 9110 7.6.1). */
+static const char *hop_headers[] = {
+	"connection", "proxy-connection", "keep-alive", "te", "trailer",
+	"upgrade", "proxy-authorization", "proxy-authenticate", NULL
+};
+
+/* Is the token tok (length n) in the comma-separated list v? */
+static int
+list_has_n(const char *v, size_t vlen, const char *tok, size_t n)
+{
+	size_t	 i = 0, s, e;
+
+	while (i < vlen) {
+		while (i < vlen && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		s = i;
+		while (i < vlen && v[i] != ',')
+			i++;
+		e = i;
+		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+			e--;
+		if (e - s == n && strncasecmp(v + s, tok, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Should this header stop here?  The fixed hop-by-hop set, plus every
+ * field the sender listed in Connection (RFC 9110 7.6.1).
+ */
+static int
+is_hop_by_hop(const struct h1_msg *msg, const struct h1_hdr *h)
+{
+	size_t	 i;
+
+	for (i = 0; hop_headers[i] != NULL; i++)
+		if (h->name_len == strlen(hop_headers[i]) &&
+		    strncasecmp(h->name, hop_headers[i], h->name_len) == 0)
+			return 1;
+	for (i = 0; i < msg->nhdrs; i++) {
+		const struct h1_hdr *c = &msg->hdrs[i];
+
+		if (c->name_len == 10 &&
+		    strncasecmp(c->name, "connection", 10) == 0 &&
+		    list_has_n(c->value, c->value_len, h->name, h->name_len))
+			return 1;
+	}
+	return 0;
+}
+
+/* Copy the end-to-end headers of msg into out. */
+static void
+copy_headers(const struct h1_msg *msg, struct evbuffer *out)
+{
+	size_t	 i;
+
+	for (i = 0; i < msg->nhdrs; i++) {
+		const struct h1_hdr *h = &msg->hdrs[i];
+
+		if (is_hop_by_hop(msg, h))
+			continue;
+		evbuffer_add(out, h->name, h->name_len);
+		evbuffer_add(out, ": ", 2);
+		evbuffer_add(out, h->value, h->value_len);
+		evbuffer_add(out, "\r\n", 2);
+	}
+}
+
+int
+forward_build_head(struct conn *c, const struct h1_msg *msg,
+    const struct h1_target *t)
+{
+	struct request	*r = c->req;
+	struct evbuffer	*out;
+
+	if ((out = evbuffer_new()) == NULL)
+		return -1;
+	/*
+	 * An HTTP/1.0 client is forwarded as HTTP/1.0 so that the origin
+	 * never answers it with a chunked body it cannot read.
+	 */
+	evbuffer_add(out, msg->method, msg->method_len);
+	evbuffer_add(out, " ", 1);
+	evbuffer_add(out, t->path, t->path_len);
+	evbuffer_add_printf(out, " HTTP/1.%d\r\n", r->client_minor);
+	copy_headers(msg, out);
+	if (!(msg->flags & H1F_HAS_HOST)) {
+		if (t->port_explicit)
+			evbuffer_add_printf(out, "Host: %s%s%s:%d\r\n",
+			    memchr(r->host, ':', strlen(r->host)) ? "[" : "",
+			    r->host, memchr(r->host, ':', strlen(r->host)) ?
+			    "]" : "", t->port);
+		else
+			evbuffer_add_printf(out, "Host: %s\r\n", r->host);
+	}
+	if (r->client_minor == 0)
+		evbuffer_add_printf(out, "Connection: keep-alive\r\n");
+	evbuffer_add_printf(out, "Via: 1.%d %s (%s/%s)\r\n\r\n",
+	    r->client_minor, r->conf->hostname, IAPROXY_NAME, PACKAGE_VERSION);
+	r->head_out = out;
+	return 0;
+}
+
+void
+forward_start(struct conn *c)
+{
+	struct config *conf = c->req->conf;
+	struct timeval tv;
+
+	/* While the request runs, the client has client_idle_timeout to act. */
+	tv.tv_sec = conf->client_idle_timeout / 1000;
+	tv.tv_usec = (conf->client_idle_timeout % 1000) * 1000;
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	conn_client_read(c, 0);
+	origin_connect(c, 1, forward_connected);
+}
+
+static void
+up_timeouts(struct conn *c)
+{
+	struct request	*r = c->req;
+	struct timeval	 tv;
+
+	tv.tv_sec = r->conf->upstream_timeout / 1000;
+	tv.tv_usec = (r->conf->upstream_timeout % 1000) * 1000;
+	/*
+	 * The origin's silence counts only once it has the whole request:
+	 * a long upload is bounded by the client's timeouts instead.
+	 */
+	bufferevent_set_timeouts(c->up, r->req_body_done ? &tv : NULL, &tv);
+}
+
+static void
+forward_connected(struct conn *c, int ok, int status, const char *reason)
+{
+	struct request	*r = c->req;
+	struct evbuffer	*out;
+	size_t		 len;
+
+	if (!ok) {
+		conn_abort_http(c, status, reason);
+		return;
+	}
+	r->result = "TCP_MISS";
+	conn_set_state(c, CONN_FORWARD, r->reused ? "reused origin "
+	    "connection" : "connected");
+	bufferevent_setcb(c->up, up_readcb, up_writecb, up_eventcb, c);
+	up_timeouts(c);
+	/* Keep head_out: a stale pooled connection means sending it again. */
+	out = bufferevent_get_output(c->up);
+	len = evbuffer_get_length(r->head_out);
+	evbuffer_add(out, evbuffer_pullup(r->head_out, -1), len);
+	bufferevent_enable(c->up, EV_READ | EV_WRITE);
+	if (!r->req_body_done) {
+		conn_client_read(c, 1);
+		forward_client_readable(c);
+	}
+}
+
+/* Feed chunked bytes from in to the decoder; how many belong to the body. */
+static long
+chunked_span(struct h1_chunked *st, struct evbuffer *in)
+{
+	struct evbuffer_iovec	 v[16];
+	long			 total = 0, n;
+	int			 nv, i;
+
+	nv = evbuffer_peek(in, -1, NULL, v, 16);
+	if (nv > 16)
+		nv = 16;
+	for (i = 0; i < nv && !st->done; i++) {
+		n = h1_chunked_feed(st, v[i].iov_base, v[i].iov_len);
+		if (n < 0)
+			return -1;
+		total += n;
+	}
+	return total;
+}
+
+void
+forward_client_readable(struct conn *c)
+{
+	struct request	*r = c->req;
+	struct evbuffer	*in;
+	uint64_t	 moved;
+	long		 n;
+
+	if (r == NULL || c->up == NULL || r->req_body_done ||
+	    c->state != CONN_FORWARD)
+		return;
+	in = bufferevent_get_input(c->bev);
+	while (!r->req_body_done && evbuffer_get_length(in) > 0) {
+		if (relay_dst_full(c->up)) {
+			/* up_writecb resumes us when the origin catches up. */
+			conn_client_read(c, 0);
+			bufferevent_setwatermark(c->up, EV_WRITE,
+			    RELAY_HIGH_WATER / 2, 0);
+			return;
+		}
+		if (r->req_body == H1_BODY_LENGTH) {
+			moved = relay_move(c->bev, c->up, r->req_remaining);
+			r->req_remaining -= moved;
+			if (r->req_remaining == 0)
+				r->req_body_done = 1;
+		} else {
+			if ((n = chunked_span(&r->req_chunk, in)) < 0) {
+				conn_log(c, LOG_LVL_INFO, "bad chunked request "
+				    "body: %s", r->req_chunk.err_reason ?
+				    r->req_chunk.err_reason : "?");
+				c->close_after = 1;
+				conn_abort_http(c, 400, "bad chunked framing in "
+				    "the request body");
+				return;
+			}
+			moved = relay_move(c->bev, c->up, (uint64_t)n);
+			if (r->req_chunk.done)
+				r->req_body_done = 1;
+		}
+		r->bytes_in += moved;
+		r->req_body_sent += moved;
+		if (moved == 0)
+			break;
+	}
+	if (r->req_body_done) {
+		/* Anything after the body is the next request: it waits. */
+		conn_client_read(c, 0);
+		up_timeouts(c);
+	}
+}
+
+void
+forward_client_drained(struct conn *c)
+{
+	struct request *r = c->req;
+
+	if (r == NULL || c->up == NULL || !r->resp_head_sent)
+		return;
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->up, EV_READ);
+	forward_relay_response(c);
+}
+
+void
+forward_client_eof(struct conn *c)
+{
+	struct request *r = c->req;
+
+	if (r != NULL && !r->req_body_done) {
+		conn_close(c, "client closed before the request body ended");
+		return;
+	}
+	/* A half-close after a whole request still deserves the answer. */
+	c->close_after = 1;
+}
+
+static void
+up_writecb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	struct request	*r = c->req;
+
+	if (r == NULL || r->req_body_done)
+		return;
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	conn_client_read(c, 1);
+	forward_client_readable(c);
+}
+
+/* Build the client-bound head from the origin's final response. */
+static void
+forward_response_head(struct conn *c, const struct h1_msg *msg)
+{
+	struct request	*r = c->req;
+	struct evbuffer	*out;
+	const struct h1_hdr *ct;
+	int		 ka;
+
+	r->status = msg->status;
+	r->resp_body = msg->body;
+	r->resp_remaining = msg->content_length;
+	if (msg->version_minor >= 1)
+		r->resp_keepalive = !(msg->flags & H1F_CONN_CLOSE);
+	else
+		r->resp_keepalive = (msg->flags & H1F_CONN_KEEPALIVE) != 0;
+	if (msg->body == H1_BODY_CLOSE)
+		r->resp_keepalive = 0;
+	if ((ct = h1_find_hdr(msg, "Content-Type")) != NULL)
+		r->content_type = strndup(ct->value, ct->value_len < 200 ?
+		    ct->value_len : 200);
+
+	ka = r->req_keepalive && !c->close_after && !c->client_eof &&
+	    !c->worker->stopping && msg->body != H1_BODY_CLOSE;
+	if ((out = evbuffer_new()) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	evbuffer_add_printf(out, "HTTP/1.1 %d ", msg->status);
+	evbuffer_add(out, msg->reason, msg->reason_len);
+	evbuffer_add(out, "\r\n", 2);
+	copy_headers(msg, out);
+	if (!ka) {
+		c->close_after = 1;
+		evbuffer_add_printf(out, "Connection: close\r\n");
+	} else if (r->client_minor == 0)
+		evbuffer_add_printf(out, "Connection: keep-alive\r\n");
+	evbuffer_add_printf(out, "Via: 1.%d %s (%s/%s)\r\n\r\n",
+	    msg->version_minor, r->conf->hostname, IAPROXY_NAME,
+	    PACKAGE_VERSION);
+	conn_write_client(c, out);
+	evbuffer_free(out);
+	r->resp_head_sent = 1;
+	evbuffer_free(r->head_out);
+	r->head_out = NULL;
+}
+
+static void
+up_readcb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	struct request	*r = c->req;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	struct h1_hdr	 hdrs[MAX_RESP_HDRS];
+	struct h1_limits lim;
+	struct h1_msg	 msg;
+	const char	*buf;
+	size_t		 len, n;
+	int		 hl;
+
+	while (!r->resp_head_sent) {
+		if ((len = evbuffer_get_length(in)) == 0)
+			return;
+		lim.max_head_bytes = r->conf->max_header_bytes;
+		lim.max_line_bytes = r->conf->max_line_bytes;
+		lim.max_headers = MAX_RESP_HDRS;
+		n = len < lim.max_head_bytes + 1 ? len : lim.max_head_bytes + 1;
+		buf = (const char *)evbuffer_pullup(in, n);
+		memset(&msg, 0, sizeof(msg));
+		msg.hdrs = hdrs;
+		msg.hdrs_cap = MAX_RESP_HDRS;
+		hl = h1_parse_head(&r->resp_parser, H1_RESPONSE, r->method,
+		    buf, n, &lim, &msg);
+		if (hl == 0)
+			return;
+		if (hl < 0) {
+			conn_log(c, LOG_LVL_INFO, "bad response from %s: %s",
+			    r->key, msg.err_reason ? msg.err_reason : "?");
+			c->close_after = 1;
+			conn_abort_http(c, 502, "the origin sent an invalid "
+			    "response");
+			return;
+		}
+		if (msg.status >= 100 && msg.status < 200) {
+			/* We never ask for protocol switches: 101 is bogus. */
+			if (msg.status == 101) {
+				c->close_after = 1;
+				conn_abort_http(c, 502, "the origin switched "
+				    "protocols unasked");
+				return;
+			}
+			/* Interim answers (100 Continue) go to 1.1 clients. */
+			if (r->client_minor >= 1) {
+				struct evbuffer *o = evbuffer_new();
+
+				if (o != NULL) {
+					evbuffer_add_printf(o, "HTTP/1.1 %d %s"
+					    "\r\n\r\n", msg.status, msg.status
+					    == 100 ? "Continue" : "Information");
+					conn_write_client(c, o);
+					evbuffer_free(o);
+				}
+			}
+			evbuffer_drain(in, (size_t)hl);
+			memset(&r->resp_parser, 0, sizeof(r->resp_parser));
+			continue;
+		}
+		forward_response_head(c, &msg);
+		if (c->closing)
+			return;
+		evbuffer_drain(in, (size_t)hl);
+	}
+	forward_relay_response(c);
+}
+
+static void
+forward_relay_response(struct conn *c)
+{
+	struct request	*r = c->req;
+	struct evbuffer	*in;
+	uint64_t	 moved;
+	long		 n;
+
+	if (r == NULL || c->up == NULL)
+		return;
+	in = bufferevent_get_input(c->up);
+	while (!r->resp_done) {
+		if (r->resp_body == H1_BODY_NONE) {
+			r->resp_done = 1;
+			break;
+		}
+		if (evbuffer_get_length(in) == 0)
+			return;
+		if (relay_dst_full(c->bev)) {
+			/* conn_writecb -> forward_client_drained resumes. */
+			bufferevent_disable(c->up, EV_READ);
+			bufferevent_setwatermark(c->bev, EV_WRITE,
+			    RELAY_HIGH_WATER / 2, 0);
+			return;
+		}
+		switch (r->resp_body) {
+		case H1_BODY_LENGTH:
+			moved = relay_move(c->up, c->bev, r->resp_remaining);
+			r->resp_remaining -= moved;
+			if (r->resp_remaining == 0)
+				r->resp_done = 1;
+			break;
+		case H1_BODY_CHUNKED:
+			if ((n = chunked_span(&r->resp_chunk, in)) < 0) {
+				conn_log(c, LOG_LVL_INFO, "bad chunked response "
+				    "from %s: %s", r->key,
+				    r->resp_chunk.err_reason ?
+				    r->resp_chunk.err_reason : "?");
+				conn_close(c, "bad chunked framing from the "
+				    "origin");
+				return;
+			}
+			moved = relay_move(c->up, c->bev, (uint64_t)n);
+			if (r->resp_chunk.done)
+				r->resp_done = 1;
+			break;
+		default:	/* H1_BODY_CLOSE: everything until EOF */
+			moved = relay_move(c->up, c->bev, UINT64_MAX);
+			break;
+		}
+		r->bytes_out += moved;
+		if (moved == 0 && !r->resp_done)
+			return;
+	}
+	forward_response_done(c);
+}
+
+static void
+forward_response_done(struct conn *c)
+{
+	struct request	*r = c->req;
+	struct worker	*w = c->worker;
+
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	if (!r->req_body_done)
+		c->close_after = 1;	/* the rest of its body is unread */
+	if (r->resp_keepalive && r->req_body_done && !w->stopping &&
+	    evbuffer_get_length(bufferevent_get_input(c->up)) == 0) {
+		upstream_pool_put(w->pool, r->key, c->up,
+		    (struct sockaddr *)&r->peer, r->peerlen, r->conf);
+	} else
+		bufferevent_free(c->up);
+	c->up = NULL;
+	conn_request_done(c);
+}
+
+static void
+up_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct request	*r = c->req;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		conn_log(c, LOG_LVL_INFO, "origin %s timed out", r->key);
+		if (!r->resp_head_sent)
+			conn_abort_http(c, 504, "the origin did not answer in "
+			    "time");
+		else
+			conn_close(c, "origin timed out mid-response");
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && r->resp_head_sent &&
+	    r->resp_body == H1_BODY_CLOSE) {
+		/* Close-delimited: EOF is the end of the body (RFC 9112 6.3). */
+		forward_relay_response(c);
+		if (!c->closing && c->req == r && !r->resp_done) {
+			r->resp_done = 1;
+			forward_response_done(c);
+		}
+		return;
+	}
+	if (r->resp_head_sent) {
+		conn_close(c, "origin closed mid-response");
+		return;
+	}
+	/*
+	 * A pooled connection the origin closed just as we reused it: the
+	 * request never reached it, so send it once more on a fresh one
+	 * (RFC 9112 9.3.1), unless body bytes have already gone.
+	 */
+	if (r->reused && !r->retried && r->req_body_sent == 0 &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) == 0) {
+		conn_log(c, LOG_LVL_DEBUG, "pooled connection to %s was "
+		    "closed; retrying", r->key);
+		r->retried = 1;
+		bufferevent_free(c->up);
+		c->up = NULL;
+		memset(&r->resp_parser, 0, sizeof(r->resp_parser));
+		origin_connect(c, 0, forward_connected);
+		return;
+	}
+	conn_log(c, LOG_LVL_INFO, "origin %s closed without answering", r->key);
+	c->close_after = 1;
+	conn_abort_http(c, 502, (what & BEV_EVENT_ERROR) ? "the connection to "
+	    "the origin failed" : "the origin closed the connection without "
+	    "answering");
+}

@@ -1,0 +1,350 @@
+/*
+ * proxy/: the daemon.  One public header for the folder, with a section per
+ * file.  Ownership rules:
+ *  - a struct conn lives and dies on one worker thread;
+ *  - the worker's struct config pointer is swapped only on that worker's
+ *    thread (worker_config_changed); a request holds its own reference for
+ *    as long as it runs, so reload never changes a request in flight;
+ *  - the upstream pool and DNS cache are per worker and need no lock;
+ *  - iplimit and the access-log fd are shared and say how in their section.
+ */
+#ifndef IAPROXY_PROXY_H
+#define IAPROXY_PROXY_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <time.h>
+#include <pthread.h>
+
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <event2/dns.h>
+
+#include "conf.h"
+#include "h1.h"
+
+#define IAPROXY_NAME	"iaproxy"
+
+struct worker;
+struct conn;
+struct request;
+struct upstream;
+
+/* log.c */
+/*
+ * The error log, on stderr (journald under systemd).  Levels follow
+ * syslog.  Messages about one connection go through conn_log(), which adds
+ * the client address, connection id and current action, so callers never
+ * format that prefix themselves.
+ */
+enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+void	log_init(int debug);
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_msg(enum log_level, const char *, va_list);
+int	log_enabled(enum log_level);
+__attribute__((noreturn)) void fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+/* Copy s into dst (size n), replacing controls and non-ASCII by '?'. */
+void	log_sanitize(char *dst, size_t n, const char *s, size_t len);
+
+/* iplimit.c */
+/*
+ * Concurrent connections per client address, shared by all workers under
+ * one mutex (taken once at accept and once at close).
+ */
+void	iplimit_init(void);
+/* Count a new connection from sa; 0 if that would exceed cap (cap 0 = none). */
+int	iplimit_acquire(const struct sockaddr *sa, int cap);
+void	iplimit_release(const struct sockaddr *sa);
+
+/* accesslog.c */
+/* What one access-log line says about a request or a tunnel. */
+struct access_entry {
+	struct timeval	 start;
+	const struct sockaddr *client;
+	const char	*method;	/* "-" when unknown */
+	const char	*url;		/* sanitized here, not by the caller */
+	const char	*result;	/* "TCP_MISS", "TCP_TUNNEL", "NONE_NONE" */
+	int		 status;
+	uint64_t	 bytes_out;	/* to the client */
+	uint64_t	 bytes_in;	/* from the client */
+	const char	*hier;		/* "HIER_DIRECT" or "HIER_NONE" */
+	const char	*peer;		/* origin address or "-" */
+	const char	*content_type;	/* or NULL */
+	const char	*user;		/* or NULL */
+	const char	*auth;		/* or NULL */
+	const char	*reason;	/* error reason or NULL */
+	int		 tunnel;
+	uint64_t	 tunnel_up;
+	uint64_t	 tunnel_down;
+};
+/*
+ * The access log is one fd shared by all workers; each worker formats lines
+ * into its own buffer and writes whole lines with one write(2) on an
+ * O_APPEND fd, so lines from different workers never interleave.
+ * accesslog_open() is called by the main thread only.  It is safe while
+ * workers write: a reopen dup2()s the new file onto the same fd number.
+ */
+int	accesslog_open(const char *path);
+void	accesslog_close(void);
+void	accesslog_write(struct worker *, const struct config *,
+	    const struct access_entry *);
+void	accesslog_flush(struct worker *);
+
+/* pages.c */
+/* The PAC file text for clients of the listener on port; into out. */
+void	pages_pac(const struct config *, int port, struct evbuffer *out);
+/* A whole HTTP response (head and HTML body) for an error. */
+void	pages_error(const struct config *, int status, const char *reason,
+	    const char *detail, int keepalive, struct evbuffer *out);
+const char *pages_status_text(int status);
+
+/* dns.c */
+/*
+ * Name resolution on the worker's evdns_base, with a small positive and
+ * negative cache per worker.  The callback runs on the worker's thread:
+ * err is 0 on success, an EVUTIL_EAI_* code otherwise.
+ */
+typedef void (*dns_cb)(int err, const struct sockaddr *, socklen_t, void *);
+struct dns_req;
+struct dns_cache;
+struct dns_cache *dns_cache_new(void);
+void	dns_cache_free(struct dns_cache *);
+/*
+ * Resolve host for port.  IP literals and cache hits answer at once: the
+ * callback is called before dns_resolve returns, which then returns NULL.
+ * Otherwise returns a handle for dns_cancel() (the callback is then never
+ * called).
+ */
+struct dns_req *dns_resolve(struct worker *, const char *host, int port,
+	    dns_cb cb, void *arg);
+void	dns_cancel(struct dns_req *);
+
+/* upstream.c */
+/*
+ * The per-worker pool of idle keep-alive connections to origins, keyed by
+ * "host:port" as the client named it.  An idle connection that the origin
+ * closes, or that sends anything, is dropped; so is one idle longer than
+ * upstream_idle_timeout.
+ */
+struct upstream_pool;
+struct upstream_pool *upstream_pool_new(struct worker *);
+void	upstream_pool_free(struct upstream_pool *);
+/* Take an idle connection for key, or NULL.  Its callbacks are cleared. */
+struct bufferevent *upstream_pool_get(struct upstream_pool *, const char *key,
+	    struct sockaddr_storage *peer, socklen_t *peerlen);
+/* Give bev back; the pool owns it now (and may just free it). */
+void	upstream_pool_put(struct upstream_pool *, const char *key,
+	    struct bufferevent *bev, const struct sockaddr *peer,
+	    socklen_t peerlen, const struct config *);
+void	upstream_pool_drop_all(struct upstream_pool *);
+size_t	upstream_pool_count(struct upstream_pool *);
+
+/* worker.c */
+struct worker_listener {
+	struct worker_listener	*next;
+	struct worker		*worker;
+	struct evconnlistener	*lev;
+	char			*text;	/* the listen entry it came from */
+	int			 port;
+};
+struct worker {
+	int			 id;
+	pthread_t		 thread;
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	struct dns_cache	*dns_cache;
+	struct upstream_pool	*pool;
+	struct config		*conf;		/* current; this thread only */
+	struct config		*next_conf;	/* handed over by main, locked */
+	struct event		*ev_reconf;	/* main -> worker: new config */
+	struct event		*ev_stop;	/* main -> worker: drain */
+	struct event		*ev_kill;	/* main -> worker: stop now */
+	struct event		*ev_logflush;	/* low priority: write the log */
+	TAILQ_HEAD(, conn)	 conns;
+	size_t			 nconns;
+	struct worker_listener	*listeners;
+	int			 stopping;
+	int			 exited;	/* atomic: the thread is done */
+	uint64_t		 next_conn_id;
+	char			*logbuf;
+	size_t			 loglen, logcap;
+	pthread_mutex_t		 lock;		/* next_conf, pending_fds */
+	int			*pending_fds;	/* new listener sockets */
+	char			**pending_texts;
+	size_t			 npending;
+};
+/* Start the thread with listening sockets fds (owned by it from now on). */
+int	worker_start(struct worker *, int id, struct config *, int *fds,
+	    char **texts, size_t nfds);
+/* From the main thread: hand a new config and listener sockets over. */
+void	worker_reconfigure(struct worker *, struct config *, int *fds,
+	    char **texts, size_t nfds);
+void	worker_stop(struct worker *);
+void	worker_kill(struct worker *);
+void	worker_join(struct worker *);
+/* A connection closed; the worker exits its loop when drained. */
+void	worker_conn_gone(struct worker *);
+
+/* server.c */
+/*
+ * Process-wide state owned by the main thread: the config file path, the
+ * workers, the listening sockets.  server_reload() is the only writer.
+ */
+int	server_start(const char *file, struct config *);
+int	server_reload(void);
+void	server_reopen_logs(void);
+void	server_shutdown(struct event_base *main_base);
+void	server_join(void);
+/* Open listening sockets for text ("ip:port"), one per worker, SO_REUSEPORT. */
+int	server_listen_socket(const struct conf_listen *);
+
+/* conn.c */
+enum conn_state {
+	CONN_READ_HDRS,		/* waiting for (the rest of) a request head */
+	CONN_AUTH_CHALLENGED,	/* reserved for sign-in */
+	CONN_AUTH_PENDING,	/* reserved for sign-in */
+	CONN_RESOLVING,		/* DNS lookup of the origin */
+	CONN_CONNECTING,	/* TCP connect to the origin */
+	CONN_FORWARD,		/* request/response relay */
+	CONN_LOCAL,		/* writing a page of our own */
+	CONN_TUNNEL,		/* CONNECT established */
+	CONN_CLOSING,		/* flushing, then close */
+};
+
+/* Per-request state; freed when the request ends so idle conns stay small. */
+struct request {
+	struct config		*conf;		/* the config it started under */
+	struct timeval		 start;
+	char			*method;
+	char			*url;		/* for the log */
+	char			*host;		/* origin host (lower case) */
+	int			 port;
+	char			 key[300];	/* "host:port" for the pool */
+	enum h1_body		 req_body;
+	uint64_t		 req_remaining;	/* CL bytes left to relay */
+	struct h1_chunked	 req_chunk;
+	int			 req_body_done;
+	int			 req_keepalive;	/* client wants keep-alive */
+	int			 client_minor;	/* HTTP/1.x of the client */
+	int			 is_head;
+	int			 is_connect;
+	int			 expect_continue;
+	struct evbuffer		*head_out;	/* rewritten head, until sent */
+	int			 retried;	/* a reused upstream failed once */
+	uint64_t		 req_body_sent;	/* body bytes given to the origin */
+	int			 reused;	/* upstream came from the pool */
+
+	enum h1_body		 resp_body;
+	uint64_t		 resp_remaining;
+	struct h1_chunked	 resp_chunk;
+	int			 resp_head_sent;
+	int			 resp_done;
+	int			 resp_keepalive; /* origin allows reuse */
+	int			 status;
+	char			*content_type;
+	struct h1_parser	 resp_parser;
+
+	struct dns_req		*dns;
+	void			(*origin_cb)(struct conn *, int, int,
+				    const char *);
+	struct sockaddr_storage	 peer;
+	socklen_t		 peerlen;
+	char			 peer_text[64];
+
+	uint64_t		 bytes_out;
+	uint64_t		 bytes_in;
+	uint64_t		 tunnel_up, tunnel_down;
+	struct timeval		 tunnel_active;	/* last byte either way */
+	int			 up_eof;	/* the origin ended its stream */
+	const char		*result;
+	const char		*reason;
+};
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;
+	struct worker		*worker;
+	uint64_t		 id;
+	enum conn_state		 state;
+	const char		*action;	/* what it is doing, for logs */
+	int			 refs;		/* async work in flight + 1 */
+	int			 closing;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 local_port;	/* of the listener */
+	struct bufferevent	*bev;		/* client side */
+	struct bufferevent	*up;		/* origin side */
+	struct request		*req;		/* NULL between requests */
+	struct h1_parser	 parser;
+	struct timeval		 head_deadline;	/* header_timeout */
+	int			 head_started;	/* a byte of a head arrived */
+	int			 client_eof;
+	int			 close_after;	/* no keep-alive after this one */
+	int			 iplimited;	/* counted in iplimit */
+	unsigned		 nrequests;
+};
+
+void	conn_accept(struct worker *, evutil_socket_t, struct sockaddr *,
+	    int socklen, int local_port);
+void	conn_set_state(struct conn *, enum conn_state, const char *why);
+void	conn_close(struct conn *, const char *reason);
+/* Answer with an error page, log the request, then close (or keep-alive). */
+void	conn_abort_http(struct conn *, int status, const char *reason);
+/* The current request is over: log it, then read the next or close. */
+void	conn_request_done(struct conn *);
+void	conn_log(struct conn *, enum log_level, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	conn_ref(struct conn *);
+void	conn_unref(struct conn *);
+/* Drain: close now if idle, else after the current request. */
+void	conn_drain(struct conn *);
+/* Read events on the client between phases (pipelining backpressure). */
+void	conn_client_read(struct conn *, int on);
+void	conn_write_client(struct conn *, struct evbuffer *);
+
+/* forward.c */
+/* Build the origin-bound head (req->head_out) from the client's. */
+int	forward_build_head(struct conn *, const struct h1_msg *,
+	    const struct h1_target *);
+/* Connect to the origin (or reuse a pooled connection) and relay. */
+void	forward_start(struct conn *);
+/* More request-body bytes may be in the client's input. */
+void	forward_client_readable(struct conn *);
+/* The client's output drained below the low-water mark. */
+void	forward_client_drained(struct conn *);
+void	forward_client_eof(struct conn *);
+
+/* tunnel.c */
+/* CONNECT: check the port, connect, answer 200 and relay raw bytes. */
+void	tunnel_start(struct conn *);
+
+/* origin.c */
+/*
+ * Get a connection to req->host:req->port into c->up: from the pool when
+ * use_pool is set, else resolve and connect.  cb runs once, possibly
+ * before origin_connect returns; on failure status and reason say what to
+ * answer (502, 504).
+ */
+typedef void (*origin_cb)(struct conn *, int ok, int status,
+	    const char *reason);
+void	origin_connect(struct conn *, int use_pool, origin_cb);
+
+/* shared helpers in conn.c */
+/* Relay with backpressure: move what fits from src input to dst output. */
+#define RELAY_HIGH_WATER	(256 * 1024)
+uint64_t relay_move(struct bufferevent *src, struct bufferevent *dst,
+	    uint64_t max);
+int	relay_dst_full(struct bufferevent *dst);
+
+#endif

@@ -1,0 +1,193 @@
+/*
+ * CONNECT tunnels: after the port check and the connect, "200 Connection
+ * established" and then raw bytes both ways.  Each direction pauses its
+ * reader when the other side's output passes RELAY_HIGH_WATER.  A
+ * half-close is passed on: when one side ends its stream, the other side's
+ * write half is shut down once everything before the EOF has been sent,
+ * and the tunnel ends when both directions have ended.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+#include "proxy.h"
+
+static void	tunnel_connected(struct conn *, int, int, const char *);
+static void	tunnel_readcb(struct bufferevent *, void *);
+static void	tunnel_writecb(struct bufferevent *, void *);
+static void	tunnel_eventcb(struct bufferevent *, short, void *);
+
+void
+tunnel_start(struct conn *c)
+{
+	struct request	*r = c->req;
+
+	if (!conf_connect_port_ok(r->conf, r->port)) {
+		r->result = "TCP_DENIED";
+		conn_log(c, LOG_LVL_INFO, "CONNECT to port %d refused", r->port);
+		conn_abort_http(c, 403, "CONNECT to this port is not allowed");
+		return;
+	}
+	/* Early bytes (a TLS ClientHello) wait in the input until connected. */
+	conn_client_read(c, 0);
+	origin_connect(c, 0, tunnel_connected);
+}
+
+static void
+tunnel_timeouts(struct conn *c)
+{
+	struct timeval tv;
+	int ms = c->req->conf->tunnel_idle_timeout;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_set_timeouts(c->up, &tv, NULL);
+}
+
+static void
+tunnel_connected(struct conn *c, int ok, int status, const char *reason)
+{
+	struct request	*r = c->req;
+	static const char established[] =
+	    "HTTP/1.1 200 Connection established\r\n\r\n";
+
+	if (!ok) {
+		c->close_after = 1;
+		conn_abort_http(c, status, reason);
+		return;
+	}
+	r->result = "TCP_TUNNEL";
+	r->status = 200;
+	conn_set_state(c, CONN_TUNNEL, r->key);
+	c->close_after = 1;	/* a tunnel is the connection's last use */
+	bufferevent_write(c->bev, established, sizeof(established) - 1);
+	r->bytes_out += sizeof(established) - 1;
+	gettimeofday(&r->tunnel_active, NULL);
+	bufferevent_setcb(c->bev, tunnel_readcb, tunnel_writecb,
+	    tunnel_eventcb, c);
+	bufferevent_setcb(c->up, tunnel_readcb, tunnel_writecb,
+	    tunnel_eventcb, c);
+	tunnel_timeouts(c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(c->up, EV_READ | EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		tunnel_readcb(c->bev, c);
+}
+
+static struct bufferevent *
+tunnel_other(struct conn *c, struct bufferevent *bev)
+{
+	return bev == c->bev ? c->up : c->bev;
+}
+
+/* Both directions ended (or one failed): log the tunnel and close. */
+static void
+tunnel_end(struct conn *c, const char *why)
+{
+	struct request *r = c->req;
+
+	if (r != NULL) {
+		r->bytes_in += r->tunnel_up;
+		r->bytes_out += r->tunnel_down;
+	}
+	conn_request_done(c);
+	if (!c->closing)
+		conn_close(c, why);
+}
+
+static void
+tunnel_readcb(struct bufferevent *bev, void *arg)
+{
+	struct conn		*c = arg;
+	struct request		*r = c->req;
+	struct bufferevent	*dst = tunnel_other(c, bev);
+	uint64_t		 n;
+
+	if (dst == NULL)
+		return;
+	n = relay_move(bev, dst, UINT64_MAX);
+	if (bev == c->bev)
+		r->tunnel_up += n;
+	else
+		r->tunnel_down += n;
+	gettimeofday(&r->tunnel_active, NULL);
+	if (relay_dst_full(dst)) {
+		/* Pause this side until dst drains (tunnel_writecb). */
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_setwatermark(dst, EV_WRITE, RELAY_HIGH_WATER / 2, 0);
+	}
+}
+
+/* Each side's write half, once it has sent everything after a peer EOF. */
+static int
+tunnel_flush_shutdown(struct conn *c, struct bufferevent *bev, int peer_eof)
+{
+	if (!peer_eof ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return 0;
+	shutdown(bufferevent_getfd(bev), SHUT_WR);
+	return 1;
+}
+
+static void
+tunnel_writecb(struct bufferevent *bev, void *arg)
+{
+	struct conn		*c = arg;
+	struct request		*r = c->req;
+	struct bufferevent	*src = tunnel_other(c, bev);
+	int			 src_eof;
+
+	src_eof = bev == c->bev ? r->up_eof : c->client_eof;
+	if (src_eof) {
+		if (tunnel_flush_shutdown(c, bev, 1) && r->up_eof &&
+		    c->client_eof &&
+		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
+		    evbuffer_get_length(bufferevent_get_output(c->up)) == 0)
+			tunnel_end(c, "tunnel closed by both sides");
+		return;
+	}
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	bufferevent_enable(src, EV_READ);
+}
+
+static void
+tunnel_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn		*c = arg;
+	struct request		*r = c->req;
+	struct bufferevent	*dst = tunnel_other(c, bev);
+	struct timeval		 now, idle;
+	int			 ms;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		/* Idle means neither direction moved; one quiet side is fine. */
+		gettimeofday(&now, NULL);
+		timersub(&now, &r->tunnel_active, &idle);
+		ms = idle.tv_sec * 1000 + idle.tv_usec / 1000;
+		if (ms < r->conf->tunnel_idle_timeout) {
+			bufferevent_enable(bev, EV_READ);
+			return;
+		}
+		tunnel_end(c, "tunnel idle timeout");
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		/* Pass everything read so far, then the half-close. */
+		tunnel_readcb(bev, c);
+		if (bev == c->bev)
+			c->client_eof = 1;
+		else
+			r->up_eof = 1;
+		bufferevent_disable(bev, EV_READ);
+		tunnel_flush_shutdown(c, dst, 1);
+		if (c->client_eof && r->up_eof &&
+		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
+		    evbuffer_get_length(bufferevent_get_output(c->up)) == 0)
+			tunnel_end(c, "tunnel closed by both sides");
+		return;
+	}
+	tunnel_end(c, bev == c->bev ? "client connection error" :
+	    "origin connection error");
+}

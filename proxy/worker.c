@@ -1,0 +1,279 @@
+/*
+ * Workers: one thread each, with its own event_base, resolver, upstream
+ * pool and SO_REUSEPORT listening sockets, so the kernel spreads new
+ * connections over the workers and a connection never changes thread.
+ * The main thread talks to a worker only by activating one of its events
+ * (reconfigure, stop, kill); everything else a worker owns is touched by
+ * its own thread alone.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+
+#include "proxy.h"
+
+static void
+worker_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int socklen, void *arg)
+{
+	struct worker_listener *wl = arg;
+
+	conn_accept(wl->worker, fd, sa, socklen, wl->port);
+}
+
+static void
+worker_accept_error(struct evconnlistener *lev, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE and friends: log and keep the listener; it retries. */
+	log_warnx("accept: %s", evutil_socket_error_to_string(err));
+}
+
+static int
+listener_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t		len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Wrap a listening socket handed over by the main thread; owns fd. */
+static int
+worker_add_listener(struct worker *w, int fd, const char *text)
+{
+	struct worker_listener *wl;
+
+	if ((wl = calloc(1, sizeof(*wl))) == NULL ||
+	    (wl->text = strdup(text)) == NULL) {
+		free(wl);
+		close(fd);
+		return -1;
+	}
+	wl->port = listener_port(fd);
+	wl->worker = w;
+	wl->lev = evconnlistener_new(w->base, worker_accept, wl,
+	    LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (wl->lev == NULL) {
+		log_warnx("worker %d: cannot listen on %s", w->id, text);
+		close(fd);
+		free(wl->text);
+		free(wl);
+		return -1;
+	}
+	evconnlistener_set_error_cb(wl->lev, worker_accept_error);
+	wl->next = w->listeners;
+	w->listeners = wl;
+	return 0;
+}
+
+static void
+worker_listener_free(struct worker_listener *wl)
+{
+	evconnlistener_free(wl->lev);
+	free(wl->text);
+	free(wl);
+}
+
+static int
+conf_has_listen(const struct config *conf, const char *text)
+{
+	size_t i;
+
+	for (i = 0; i < conf->nlisten; i++)
+		if (strcmp(conf->listen[i].text, text) == 0)
+			return 1;
+	return 0;
+}
+
+/* The main thread handed over a new config (and maybe new sockets). */
+static void
+worker_reconf_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	struct config	*nc;
+	int		*fds;
+	char		**texts;
+	size_t		 n, i;
+
+	pthread_mutex_lock(&w->lock);
+	nc = w->next_conf;
+	w->next_conf = NULL;
+	fds = w->pending_fds;
+	texts = w->pending_texts;
+	n = w->npending;
+	w->pending_fds = NULL;
+	w->pending_texts = NULL;
+	w->npending = 0;
+	pthread_mutex_unlock(&w->lock);
+
+	if (nc != NULL) {
+		struct worker_listener **pp, *wl;
+
+		conf_unref(w->conf);
+		w->conf = nc;
+		/* Addresses gone from the config stop accepting now. */
+		for (pp = &w->listeners; (wl = *pp) != NULL;) {
+			if (!conf_has_listen(nc, wl->text)) {
+				*pp = wl->next;
+				log_info("worker %d: no longer listening on %s",
+				    w->id, wl->text);
+				worker_listener_free(wl);
+			} else
+				pp = &wl->next;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		worker_add_listener(w, fds[i], texts[i]);
+		free(texts[i]);
+	}
+	free(fds);
+	free(texts);
+}
+
+static void
+worker_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker		*w = arg;
+	struct conn		*c, *next;
+	struct worker_listener	*wl;
+
+	w->stopping = 1;
+
+	while ((wl = w->listeners) != NULL) {
+		w->listeners = wl->next;
+		worker_listener_free(wl);
+	}
+	upstream_pool_drop_all(w->pool);
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		conn_drain(c);
+	}
+	worker_conn_gone(w);
+}
+
+static void
+worker_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	accesslog_flush(w);
+	event_base_loopbreak(w->base);
+}
+
+static void
+worker_logflush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	accesslog_flush(arg);
+}
+
+void
+worker_conn_gone(struct worker *w)
+{
+	if (w->stopping && w->nconns == 0) {
+		accesslog_flush(w);
+		event_base_loopexit(w->base, NULL);
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_dispatch(w->base);
+	accesslog_flush(w);
+	__atomic_store_n(&w->exited, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int
+worker_start(struct worker *w, int id, struct config *conf, int *fds,
+    char **texts, size_t nfds)
+{
+	struct event_config	*ec;
+	size_t			 i;
+
+	w->id = id;
+	w->conf = conf_ref(conf);
+	TAILQ_INIT(&w->conns);
+	pthread_mutex_init(&w->lock, NULL);
+	if ((ec = event_config_new()) == NULL)
+		return -1;
+	w->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (w->base == NULL)
+		return -1;
+	/* Priority 0 for I/O, 1 for the access-log flush: it runs last. */
+	event_base_priority_init(w->base, 2);
+	w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (w->dns == NULL)
+		w->dns = evdns_base_new(w->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (w->dns == NULL)
+		return -1;
+	evdns_base_set_option(w->dns, "timeout:", "5");
+	evdns_base_set_option(w->dns, "attempts:", "2");
+	evdns_base_load_hosts(w->dns, NULL);
+	if ((w->dns_cache = dns_cache_new()) == NULL ||
+	    (w->pool = upstream_pool_new(w)) == NULL)
+		return -1;
+	w->ev_reconf = event_new(w->base, -1, 0, worker_reconf_cb, w);
+	w->ev_stop = event_new(w->base, -1, 0, worker_stop_cb, w);
+	w->ev_kill = event_new(w->base, -1, 0, worker_kill_cb, w);
+	w->ev_logflush = event_new(w->base, -1, 0, worker_logflush_cb, w);
+	if (!w->ev_reconf || !w->ev_stop || !w->ev_kill || !w->ev_logflush)
+		return -1;
+	event_priority_set(w->ev_logflush, 1);
+	for (i = 0; i < nfds; i++)
+		if (worker_add_listener(w, fds[i], texts[i]) == -1)
+			return -1;
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+		return -1;
+	return 0;
+}
+
+void
+worker_reconfigure(struct worker *w, struct config *conf, int *fds,
+    char **texts, size_t nfds)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->next_conf != NULL)
+		conf_unref(w->next_conf);
+	w->next_conf = conf;
+	w->pending_fds = fds;
+	w->pending_texts = texts;
+	w->npending = nfds;
+	pthread_mutex_unlock(&w->lock);
+	event_active(w->ev_reconf, EV_TIMEOUT, 0);
+}
+
+void
+worker_stop(struct worker *w)
+{
+	event_active(w->ev_stop, EV_TIMEOUT, 0);
+}
+
+void
+worker_kill(struct worker *w)
+{
+	event_active(w->ev_kill, EV_TIMEOUT, 0);
+}
+
+void
+worker_join(struct worker *w)
+{
+	pthread_join(w->thread, NULL);
+}
