@@ -166,6 +166,7 @@ conn_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	TAILQ_INSERT_TAIL(&w->conns, c, entry);
 	w->nconns++;
+	relay_tune(c->bev);
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	if (over) {
 		conn_log(c, LOG_LVL_INFO, "more than %d connections from this "
@@ -770,6 +771,18 @@ relay_move(struct bufferevent *src, struct bufferevent *dst, uint64_t max)
 	/* evbuffer_remove_buffer moves whole chains without copying. */
 	return (uint64_t)evbuffer_remove_buffer(in,
 	    bufferevent_get_output(dst), len);
+}
+
+void
+relay_tune(struct bufferevent *bev)
+{
+	/*
+	 * libevent moves at most 16 KiB per read(2)/write(2) by default;
+	 * bulk transfers want far fewer system calls.  Reads are still
+	 * sized to what the socket holds, so small requests stay small.
+	 */
+	bufferevent_set_max_single_read(bev, RELAY_HIGH_WATER / 2);
+	bufferevent_set_max_single_write(bev, RELAY_HIGH_WATER / 2);
 }
 
 int

@@ -101,6 +101,7 @@ origin_resolved(int err, const struct sockaddr *sa, socklen_t salen,
 	tv.tv_sec = r->conf->connect_timeout / 1000;
 	tv.tv_usec = (r->conf->connect_timeout % 1000) * 1000;
 	bufferevent_set_timeouts(c->up, NULL, &tv);
+	relay_tune(c->up);
 	bufferevent_setcb(c->up, NULL, NULL, origin_eventcb, c);
 	if (bufferevent_socket_connect(c->up, (struct sockaddr *)&r->peer,
 	    r->peerlen) == -1) {

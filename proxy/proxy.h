@@ -346,5 +346,7 @@ void	origin_connect(struct conn *, int use_pool, origin_cb);
 uint64_t relay_move(struct bufferevent *src, struct bufferevent *dst,
 	    uint64_t max);
 int	relay_dst_full(struct bufferevent *dst);
+/* Raise libevent's per-syscall read/write sizes for relaying. */
+void	relay_tune(struct bufferevent *);
 
 #endif
