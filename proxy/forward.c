@@ -423,7 +423,8 @@ forward_relay_response(struct conn *c)
 		return;
 	in = bufferevent_get_input(c->up);
 	while (!r->resp_done) {
-		if (r->resp_body == H1_BODY_NONE) {
+		if (r->resp_body == H1_BODY_NONE ||
+		    (r->resp_body == H1_BODY_LENGTH && r->resp_remaining == 0)) {
 			r->resp_done = 1;
 			break;
 		}

@@ -78,7 +78,8 @@ struct h1_msg {
 	size_t		 host_len;
 
 	/* When a call returns -1: the status to answer with and why. */
-	int		 err_status;	/* 400, 431, 501, 502 (bad response) */
+	int		 err_status;	/* 400, 414, 431, 501, 505; 502 for
+					   any bad response */
 	const char	*err_reason;	/* static string, safe to log */
 };
 
