@@ -1,0 +1,1202 @@
+/*
+ * The configuration: libconfuse parses the file, the option table below
+ * drives it, and conf_load() turns the result into an immutable, reference
+ * counted struct config.
+ *
+ * Every option is described once, in conf_vars[]: its name, type, default
+ * and bounds, and where it lands in struct config (Redis static_configs[],
+ * nginx ngx_command_t).  From that table we build the libconfuse option
+ * list, check each value as it is parsed and copy the result out.
+ *
+ * Values are checked in libconfuse value-parsing callbacks, one call per
+ * value, while the lexer still knows the file and line; a bad value is
+ * reported as "FILE:LINE: message" and parsing goes on, so `iaproxy -t`
+ * shows every bad value at once.  Syntax errors stop the parse (libconfuse
+ * cannot resynchronise).  Checks across options run after the parse.
+ * (Not validate callbacks: libconfuse calls those for a list after every
+ * element and again at its closing brace, and never for an empty list, so
+ * each element would be checked, and reported, more than once.)
+ *
+ * Two libconfuse 3.3 gaps are closed here: a section left open at end of
+ * file is accepted, and so is a comment left open; every file therefore
+ * gets a sentinel line appended (conf_cb_eof).  And its cfg_include()
+ * leaks and wedges its include stack after an error in an included file;
+ * conf_include() parses included files itself.
+ *
+ * libconfuse keeps its lexer in globals and its callbacks carry no user
+ * pointer, so the state of one load lives in conf_cur: conf_load() is not
+ * reentrant and must only be called from one thread at a time (the main
+ * thread: start-up, -t and SIGHUP reload).
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <confuse.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+#define CONF_MAX_INCLUDE	8	/* include() nesting depth */
+#define CONF_MSG_MAX		512	/* one error message */
+#define CONF_FILE_MAX		(4 << 20) /* bytes in one config file */
+#define CONF_EOF_NAME		"__end_of_file__"
+#define CONF_EOF_LINE		CONF_EOF_NAME " = 0\n"
+#define DNS_NAME_MAX		253	/* RFC 1035 section 2.3.4, as text */
+#define DNS_LABEL_MAX		63
+
+/* How a value is written and checked, and where it goes. */
+enum conf_vtype {
+	CV_INT,		/* integer in [min, max] */
+	CV_MSEC,	/* seconds in the file, "0.5" allowed; kept in ms */
+	CV_PORTS,	/* list of TCP ports */
+	CV_LISTEN,	/* list of "IPv4:port" / "[IPv6]:port" */
+	CV_HOSTNAME,	/* one DNS name */
+	CV_PATH,	/* a file name, or "-" */
+	CV_LOGFMT,	/* squid | json */
+	CV_DOMAINS,	/* list of "host" / ".suffix" */
+	CV_CIDRS,	/* list of CIDR blocks */
+};
+
+struct conf_var {
+	const char	*name;
+	enum conf_vtype	 type;
+	const char	*section;	/* NULL: top level */
+	long		 def;		/* numbers, in stored units (ms for */
+	long		 min;		/*  CV_MSEC) */
+	long		 max;
+	const char	*sdef;		/* others, in libconfuse syntax */
+	size_t		 off;		/* numbers: field in struct config */
+	size_t		 size;		/*  and its size (int or size_t) */
+};
+
+#define FIELD(f)	offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define SEC(n)		((n) * 1000L)
+#define NOFIELD		0, 0
+
+/*
+ * THE option table.  The man page iaproxy.conf(5) documents each row;
+ * keep the two in step.  Timeouts are written in seconds and kept in
+ * milliseconds, so their bounds here are milliseconds.
+ */
+static const struct conf_var conf_vars[] = {
+	{ "listen", CV_LISTEN, NULL, 0, 0, 0,
+	    "{\"127.0.0.1:3128\"}", NOFIELD },
+	{ "workers", CV_INT, NULL, 0, 0, 64, NULL, FIELD(workers) },
+	{ "hostname", CV_HOSTNAME, NULL, 0, 0, 0, NULL, NOFIELD },
+	{ "access_log", CV_PATH, NULL, 0, 0, 0, "-", NOFIELD },
+	{ "log_format", CV_LOGFMT, NULL, LOG_FORMAT_SQUID, 0, 0, NULL,
+	    FIELD(log_format) },
+	{ "connect_ports", CV_PORTS, NULL, 0, 1, 65535, "{443}", NOFIELD },
+
+	{ "max_header_bytes", CV_INT, NULL, 131072, 1024, 1048576, NULL,
+	    FIELD(max_header_bytes) },
+	{ "max_line_bytes", CV_INT, NULL, 65536, 256, 1048576, NULL,
+	    FIELD(max_line_bytes) },
+	{ "max_headers", CV_INT, NULL, 100, 8, 1000, NULL,
+	    FIELD(max_headers) },
+	{ "max_conns_per_ip", CV_INT, NULL, 512, 0, 1000000, NULL,
+	    FIELD(max_conns_per_ip) },
+
+	{ "header_timeout", CV_MSEC, NULL, SEC(30), 1, SEC(86400), NULL,
+	    FIELD(header_timeout) },
+	{ "client_idle_timeout", CV_MSEC, NULL, SEC(60), 1, SEC(86400), NULL,
+	    FIELD(client_idle_timeout) },
+	{ "connect_timeout", CV_MSEC, NULL, SEC(10), 1, SEC(86400), NULL,
+	    FIELD(connect_timeout) },
+	{ "upstream_timeout", CV_MSEC, NULL, SEC(120), 1, SEC(86400), NULL,
+	    FIELD(upstream_timeout) },
+	{ "tunnel_idle_timeout", CV_MSEC, NULL, SEC(3600), 1, SEC(86400), NULL,
+	    FIELD(tunnel_idle_timeout) },
+	{ "shutdown_timeout", CV_MSEC, NULL, SEC(30), 0, SEC(3600), NULL,
+	    FIELD(shutdown_timeout) },
+	{ "upstream_idle_timeout", CV_MSEC, NULL, SEC(30), 1, SEC(86400), NULL,
+	    FIELD(upstream_idle_timeout) },
+
+	{ "upstream_max_idle", CV_INT, NULL, 16, 0, 10000, NULL,
+	    FIELD(upstream_max_idle) },
+	{ "dns_ttl", CV_INT, NULL, 60, 0, 86400, NULL, FIELD(dns_ttl) },
+	{ "dns_negative_ttl", CV_INT, NULL, 10, 0, 3600, NULL,
+	    FIELD(dns_negative_ttl) },
+
+	{ "direct_domains", CV_DOMAINS, "pac", 0, 0, 0, NULL, NOFIELD },
+	{ "direct_networks", CV_CIDRS, "pac", 0, 0, 0, NULL, NOFIELD },
+};
+#define CONF_NVARS	(sizeof(conf_vars) / sizeof(conf_vars[0]))
+
+/* Where an option was last set, for messages about it after the parse. */
+struct conf_where {
+	char		*file;
+	int		 line;
+};
+
+/* The state of one conf_load(), reached from the libconfuse callbacks. */
+struct conf_parse {
+	const char	*file;		/* as given to conf_load() */
+	char		*err;
+	size_t		 errlen;
+	size_t		 errused;
+	int		 nerrors;
+	int		 depth;		/* include() nesting */
+	const char	*curfile;	/* file being read now */
+	int		 eofseen;	/* read the sentinel (conf_cb_eof) */
+	int		 eofline;	/* its line in the file being read */
+	struct conf_where where[CONF_NVARS];
+};
+
+static struct conf_parse *conf_cur;
+
+static void	 conf_err(struct conf_parse *, const char *, ...)
+		    __attribute__((__format__(__printf__, 2, 3)));
+static void	 conf_errat(struct conf_parse *, const struct conf_var *,
+		    const char *, ...)
+		    __attribute__((__format__(__printf__, 3, 4)));
+static void	 conf_errfunc(cfg_t *, const char *, va_list);
+static const char *conf_filename(cfg_t *);
+static const struct conf_var *conf_var_find(const char *);
+static void	 conf_note(cfg_t *, const struct conf_var *);
+static int	 conf_number(const char *, int, long *);
+static const char *conf_fmt_num(const struct conf_var *, long, char *,
+		    size_t);
+static int	 conf_cb_num(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_cb_str(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_cb_logfmt(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_dns_name_ok(const char *);
+static int	 conf_listen_parse(const char *, struct conf_listen *);
+static char	*conf_slurp(const char *, int);
+static const char *conf_slurp_error(int);
+static char	*conf_with_eof(const char *);
+static int	 conf_parse_buf(struct conf_parse *, cfg_t *, const char *);
+static int	 conf_cb_eof(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_include(cfg_t *, cfg_opt_t *, int, const char **);
+static char	*conf_include_path(const char *, const char *);
+static void	 conf_opt_init(cfg_opt_t *, const struct conf_var *);
+static void	 conf_opt_func(cfg_opt_t *, const char *, cfg_func_t);
+static void	 conf_opt_eof(cfg_opt_t *);
+static cfg_t	*conf_cfg_init(void);
+static int	 conf_parse_input(struct conf_parse *, cfg_t *, const char *,
+		    const char *);
+static int	 conf_copy(struct conf_parse *, struct config *, cfg_t *);
+static int	 conf_copy_var(struct config *, const struct conf_var *,
+		    cfg_opt_t *);
+static int	 conf_check(struct conf_parse *, struct config *);
+static void	 conf_free(struct config *);
+
+/*
+ * Append one message to the caller's buffer, newline separated.  Control
+ * characters (from the file, echoed in messages) become '?', so `-t` cannot
+ * be made to write escape sequences to a terminal.
+ */
+static void
+conf_err(struct conf_parse *p, const char *fmt, ...)
+{
+	char	 msg[CONF_MSG_MAX];
+	char	*s;
+	va_list	 ap;
+	size_t	 len, room;
+
+	p->nerrors++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	for (s = msg; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+
+	if (p->err == NULL || p->errlen == 0 || p->errused + 1 >= p->errlen)
+		return;
+	room = p->errlen - p->errused;
+	if (p->errused > 0) {
+		p->err[p->errused++] = '\n';
+		room--;
+	}
+	len = strlen(msg);
+	if (len >= room)
+		len = room - 1;
+	memcpy(p->err + p->errused, msg, len);
+	p->errused += len;
+	p->err[p->errused] = '\0';
+}
+
+/* A message about option v, at the place it was set if we know it. */
+static void
+conf_errat(struct conf_parse *p, const struct conf_var *v, const char *fmt,
+    ...)
+{
+	char			 msg[CONF_MSG_MAX];
+	va_list			 ap;
+	const struct conf_where	*w = &p->where[v - conf_vars];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (w->file != NULL && w->line > 0)
+		conf_err(p, "%s:%d: %s", w->file, w->line, msg);
+	else
+		conf_err(p, "%s: %s", p->file, msg);
+}
+
+/*
+ * libconfuse's error function: its own syntax errors and ours from the
+ * value callbacks (cfg_error) all come out as "FILE:LINE: message".
+ */
+static void
+conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	struct conf_parse	*p = conf_cur;
+	char			 msg[CONF_MSG_MAX];
+	int			 line;
+
+	if (p == NULL)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	line = cfg != NULL ? cfg->line : 0;
+	/*
+	 * At end of input libconfuse is on our sentinel line (or past it):
+	 * say the file's last line, and call the sentinel what it is.
+	 */
+	if (p->eofline > 0 && line >= p->eofline) {
+		line = p->eofline > 1 ? p->eofline - 1 : 1;
+		if (strcmp(msg, "unexpected token '" CONF_EOF_NAME "'") == 0)
+			snprintf(msg, sizeof(msg), "premature end of file");
+	}
+	if (line > 0)
+		conf_err(p, "%s:%d: %s", conf_filename(cfg), line, msg);
+	else
+		conf_err(p, "%s: %s", conf_filename(cfg), msg);
+}
+
+/*
+ * The name of the file cfg is reading.  A section made by cfg_init (pac)
+ * has no file name of its own, so fall back on the file being read.
+ */
+static const char *
+conf_filename(cfg_t *cfg)
+{
+	if (cfg != NULL && cfg->filename != NULL)
+		return (cfg->filename);
+	if (conf_cur != NULL && conf_cur->curfile != NULL)
+		return (conf_cur->curfile);
+	return (conf_cur != NULL ? conf_cur->file : "(config)");
+}
+
+static const struct conf_var *
+conf_var_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < CONF_NVARS; i++)
+		if (strcmp(conf_vars[i].name, name) == 0)
+			return (&conf_vars[i]);
+	return (NULL);
+}
+
+/* Remember where v was set: checks across options report that line. */
+static void
+conf_note(cfg_t *cfg, const struct conf_var *v)
+{
+	struct conf_where	*w;
+	const char		*file;
+
+	if (conf_cur == NULL || conf_cur->curfile == NULL || cfg->line <= 0)
+		return;		/* a built-in default */
+	file = conf_filename(cfg);
+	w = &conf_cur->where[v - conf_vars];
+	if (w->file == NULL || strcmp(w->file, file) != 0) {
+		free(w->file);
+		w->file = strdup(file);
+	}
+	w->line = cfg->line;
+}
+
+/*
+ * Parse a decimal number: digits, and with frac (seconds kept as ms) up to
+ * three decimals.  A leading '-' is accepted so that "-1" is reported as
+ * out of range rather than as not a number.  No octal, no hex, no
+ * exponents: "010" is ten.  Returns 0 and *out (in ms when frac), or -1.
+ * Numbers too large for a long come back as LONG_MAX / LONG_MIN, which is
+ * out of every range.
+ */
+static int
+conf_number(const char *s, int frac, long *out)
+{
+	long	v = 0, f = 0;
+	int	neg = 0, ndig = 0, nfrac = 0, big = 0;
+
+	if (*s == '-') {
+		neg = 1;
+		s++;
+	}
+	for (; *s >= '0' && *s <= '9'; s++, ndig++) {
+		if (v > (LONG_MAX - 9) / 10 / 1000)
+			big = 1;
+		else
+			v = v * 10 + (*s - '0');
+	}
+	if (ndig == 0)
+		return (-1);
+	if (*s == '.' && frac) {
+		for (s++; *s >= '0' && *s <= '9'; s++, nfrac++) {
+			if (nfrac >= 3)
+				return (-1);
+			f = f * 10 + (*s - '0');
+		}
+		if (nfrac == 0)
+			return (-1);
+	}
+	if (*s != '\0')
+		return (-1);
+	if (big)
+		v = LONG_MAX;
+	else if (frac) {
+		for (; nfrac < 3; nfrac++)
+			f *= 10;
+		v = v * 1000 + f;
+	}
+	*out = neg ? (v == LONG_MAX ? LONG_MIN : -v) : v;
+	return (0);
+}
+
+/* A bound of v for messages: seconds for CV_MSEC ("0.5"), else as is. */
+static const char *
+conf_fmt_num(const struct conf_var *v, long n, char *buf, size_t len)
+{
+	char	*e;
+
+	if (v->type != CV_MSEC) {
+		snprintf(buf, len, "%ld", n);
+		return (buf);
+	}
+	snprintf(buf, len, "%ld.%03ld", n / 1000, n % 1000);
+	e = buf + strlen(buf);
+	while (e[-1] == '0')
+		*--e = '\0';
+	if (e[-1] == '.')
+		e[-1] = '\0';
+	return (buf);
+}
+
+/* Value callback for integers, seconds and ports. */
+static int
+conf_cb_num(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	const struct conf_var	*v = conf_var_find(opt->name);
+	char			 lo[32], hi[32];
+	long			 n;
+
+	if (v == NULL || value == NULL)
+		return (-1);
+	conf_note(cfg, v);
+	*(long *)result = v->def;
+	if (conf_number(value, v->type == CV_MSEC, &n) == -1) {
+		cfg_error(cfg, "%s: '%s' is not %s", v->name, value,
+		    v->type == CV_MSEC ? "a number of seconds" : "a number");
+		return (0);	/* reported; go on to find more */
+	}
+	if (n < v->min || n > v->max) {
+		cfg_error(cfg, "%s: %s is out of range (%s..%s)", v->name,
+		    value, conf_fmt_num(v, v->min, lo, sizeof(lo)),
+		    conf_fmt_num(v, v->max, hi, sizeof(hi)));
+		return (0);
+	}
+	*(long *)result = n;
+	return (0);
+}
+
+/* Value callback for string options and string lists. */
+static int
+conf_cb_str(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	const struct conf_var	*v = conf_var_find(opt->name);
+	struct conf_listen	 l;
+	struct cidr		 c;
+	unsigned int		 i;
+	const char		*s;
+
+	if (v == NULL || value == NULL)
+		return (-1);
+	conf_note(cfg, v);
+	*(const char **)result = value;
+
+	switch (v->type) {
+	case CV_LISTEN:
+		if (conf_listen_parse(value, &l) == -1) {
+			cfg_error(cfg, "%s: '%s' is not IPv4:port or "
+			    "[IPv6]:port (port 1..65535)", v->name, value);
+			break;
+		}
+		/*
+		 * The value being parsed is already in the list, with no
+		 * string yet; compare with the ones before it.
+		 */
+		for (i = 0; i < opt->nvalues; i++) {
+			s = opt->values[i]->string;
+			if (s != NULL && strcmp(s, value) == 0) {
+				cfg_error(cfg, "%s: '%s' is listed twice",
+				    v->name, value);
+				break;
+			}
+		}
+		break;
+	case CV_HOSTNAME:
+		if (!conf_dns_name_ok(value))
+			cfg_error(cfg, "%s: '%s' is not a valid DNS name",
+			    v->name, value);
+		break;
+	case CV_PATH:
+		if (*value == '\0')
+			cfg_error(cfg, "%s: empty file name (use \"-\" for "
+			    "standard output)", v->name);
+		break;
+	case CV_DOMAINS:
+		s = value[0] == '.' ? value + 1 : value;
+		if (!conf_dns_name_ok(s))
+			cfg_error(cfg, "%s: '%s' is not a host name or "
+			    ".domain suffix", v->name, value);
+		break;
+	case CV_CIDRS:
+		if (cidr_parse(value, &c) == -1)
+			cfg_error(cfg, "%s: '%s' is not an address or CIDR "
+			    "block", v->name, value);
+		break;
+	default:
+		break;
+	}
+	return (0);
+}
+
+/* log_format is a bare word kept as an enum log_format. */
+static int
+conf_cb_logfmt(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	const struct conf_var	*v = conf_var_find(opt->name);
+
+	if (v == NULL || value == NULL)
+		return (-1);
+	conf_note(cfg, v);
+	if (strcmp(value, "squid") == 0)
+		*(long *)result = LOG_FORMAT_SQUID;
+	else if (strcmp(value, "json") == 0)
+		*(long *)result = LOG_FORMAT_JSON;
+	else {
+		*(long *)result = v->def;
+		cfg_error(cfg, "%s: '%s' is not squid or json", v->name,
+		    value);
+	}
+	return (0);
+}
+
+/*
+ * A host name as RFC 1123 section 2.1 allows it: labels of letters,
+ * digits and '-', not starting or ending with '-', 1..63 characters, at
+ * most 253 in all, no empty label (so no leading, trailing or double dot).
+ */
+static int
+conf_dns_name_ok(const char *s)
+{
+	size_t	len = 0, label = 0;
+
+	for (; *s != '\0'; s++, len++) {
+		if (*s == '.') {
+			if (label == 0 || s[-1] == '-')
+				return (0);
+			label = 0;
+			continue;
+		}
+		if (!isascii((unsigned char)*s) ||
+		    !(isalnum((unsigned char)*s) || *s == '-'))
+			return (0);
+		if (*s == '-' && label == 0)
+			return (0);
+		if (++label > DNS_LABEL_MAX)
+			return (0);
+	}
+	if (label == 0 || s[-1] == '-' || len > DNS_NAME_MAX)
+		return (0);
+	return (1);
+}
+
+/*
+ * Parse "a.b.c.d:port" or "[v6]:port" into l->ss (l->text untouched).
+ * "0.0.0.0:P" and "[::]:P" are the wildcards.  Returns 0 or -1.
+ */
+static int
+conf_listen_parse(const char *text, struct conf_listen *l)
+{
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+	char			 host[INET6_ADDRSTRLEN];
+	const char		*colon, *end, *p;
+	size_t			 hlen;
+	long			 port = 0;
+	int			 v6 = 0;
+
+	memset(&l->ss, 0, sizeof(l->ss));
+	if (text[0] == '[') {
+		v6 = 1;
+		if ((end = strchr(text, ']')) == NULL || end[1] != ':')
+			return (-1);
+		colon = end + 1;
+		text++;
+		hlen = (size_t)(end - text);
+	} else {
+		if ((colon = strrchr(text, ':')) == NULL)
+			return (-1);
+		hlen = (size_t)(colon - text);
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return (-1);
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+
+	p = colon + 1;
+	if (*p == '\0' || strlen(p) > 5)
+		return (-1);
+	for (; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return (-1);
+		port = port * 10 + (*p - '0');
+	}
+	if (port < 1 || port > 65535)
+		return (-1);
+
+	if (v6) {
+		sin6 = (struct sockaddr_in6 *)&l->ss;
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return (-1);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		l->sslen = sizeof(*sin6);
+	} else {
+		sin = (struct sockaddr_in *)&l->ss;
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return (-1);
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		l->sslen = sizeof(*sin);
+	}
+	return (0);
+}
+
+/*
+ * Read all of path into memory, with the end-of-file sentinel appended
+ * (see conf_cb_eof).  With regular, refuse anything but a regular file:
+ * an include of a FIFO or a device must not hang a reload.  Returns a
+ * malloc'ed string, or NULL with errno set (EFBIG: larger than
+ * CONF_FILE_MAX, EINVAL: contains a NUL byte, ENODEV: not regular).
+ */
+static char *
+conf_slurp(const char *path, int regular)
+{
+	struct stat	 st;
+	FILE		*fp;
+	char		*buf = NULL, *nbuf;
+	size_t		 len = 0, size = 0, n;
+	int		 serrno;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return (NULL);
+	if (fstat(fileno(fp), &st) == -1)
+		goto fail;
+	if (regular && !S_ISREG(st.st_mode)) {
+		errno = ENODEV;
+		goto fail;
+	}
+	for (;;) {
+		if (size - len < 4096) {
+			if (size >= CONF_FILE_MAX) {
+				errno = EFBIG;
+				goto fail;
+			}
+			size = size == 0 ? 8192 : size * 2;
+			if ((nbuf = realloc(buf, size + 1)) == NULL)
+				goto fail;
+			buf = nbuf;
+		}
+		n = fread(buf + len, 1, size - len, fp);
+		len += n;
+		if (n == 0) {
+			if (ferror(fp))
+				goto fail;	/* errno from read(2) */
+			break;
+		}
+	}
+	fclose(fp);
+	if (len > CONF_FILE_MAX) {
+		free(buf);
+		errno = EFBIG;
+		return (NULL);
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		free(buf);
+		errno = EINVAL;
+		return (NULL);
+	}
+	buf[len] = '\0';
+	nbuf = conf_with_eof(buf);
+	serrno = errno;
+	free(buf);
+	errno = serrno;
+	return (nbuf);
+
+ fail:
+	serrno = errno;
+	fclose(fp);
+	free(buf);
+	errno = serrno;
+	return (NULL);
+}
+
+/* Why conf_slurp() failed, from its errno. */
+static const char *
+conf_slurp_error(int e)
+{
+	switch (e) {
+	case ENODEV:
+		return ("not a regular file");
+	case EINVAL:
+		return ("contains a NUL byte");
+	case EFBIG:
+		return ("larger than 4 MiB");
+	default:
+		return (strerror(e));
+	}
+}
+
+/* text, a newline if it lacks one, and the sentinel line; malloc'ed. */
+static char *
+conf_with_eof(const char *text)
+{
+	size_t	 len = strlen(text), elen = strlen(CONF_EOF_LINE);
+	char	*buf;
+	int	 nl = len > 0 && text[len - 1] != '\n';
+
+	if ((buf = malloc(len + nl + elen + 1)) == NULL)
+		return (NULL);
+	memcpy(buf, text, len);
+	if (nl)
+		buf[len++] = '\n';
+	memcpy(buf + len, CONF_EOF_LINE, elen + 1);
+	return (buf);
+}
+
+/*
+ * Parse the string buf (from conf_with_eof) into cfg.  If the parse ends
+ * without reading the sentinel, the file ended inside a comment.
+ */
+static int
+conf_parse_buf(struct conf_parse *p, cfg_t *cfg, const char *buf)
+{
+	FILE		*fp;
+	const char	*s;
+	int		 rc, saveseen = p->eofseen, saveline = p->eofline;
+
+	if ((fp = fmemopen((void *)(uintptr_t)buf, strlen(buf), "r")) == NULL) {
+		cfg_error(cfg, "out of memory");
+		return (-1);
+	}
+	/* The sentinel line ends the buffer: its number is the \n count. */
+	p->eofline = 0;
+	for (s = buf; (s = strchr(s, '\n')) != NULL; s++)
+		p->eofline++;
+	p->eofseen = 0;
+	rc = cfg_parse_fp(cfg, fp) == CFG_SUCCESS ? 0 : -1;
+	fclose(fp);
+	if (rc == 0 && !p->eofseen) {
+		conf_err(p, "%s:%d: end of file inside a comment",
+		    conf_filename(cfg), p->eofline > 1 ? p->eofline - 1 : 1);
+		rc = -1;
+	}
+	p->eofseen = saveseen;
+	p->eofline = saveline;
+	return (rc);
+}
+
+/*
+ * The sentinel appended to every file.  libconfuse ends a section quietly
+ * at end of file, so "pac {" with no "}" would pass; the sentinel is read
+ * at the level the file ended at, and anywhere but the top level it means
+ * a brace is missing.  Reported at the last line of the file.
+ */
+static int
+conf_cb_eof(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	*(long *)result = 0;
+	conf_cur->eofseen = 1;
+	if (strcmp(cfg_name(cfg), "root") != 0)
+		conf_err(conf_cur, "%s:%d: end of file inside section '%s' "
+		    "(missing '}')", conf_filename(cfg), conf_cur->eofline > 1 ?
+		    conf_cur->eofline - 1 : 1, cfg_name(cfg));
+	return (0);
+}
+
+/*
+ * include("file"): parse another file in place, into the current section.
+ * libconfuse's own cfg_include() switches files inside the lexer and, on
+ * an error in the included file, leaves its include stack behind (the
+ * FILE and a name leak, and after ten such reloads every include fails).
+ * Parsing the file with a nested cfg_parse_fp() keeps all of that on our
+ * stack.  A relative name is taken from the including file's directory
+ * (as nginx does from its prefix), not from the daemon's cwd.  The file
+ * must be complete in itself: no section may start in one file and end
+ * in another.
+ */
+static int
+conf_include(cfg_t *cfg, cfg_opt_t *opt, int argc, const char **argv)
+{
+	struct conf_parse	*p = conf_cur;
+	const char		*savecur;
+	char			*path, *savefile, *buf;
+	int			 saveline, rc;
+
+	if (p == NULL)
+		return (-1);
+	if (argc != 1) {
+		cfg_error(cfg, "include: takes exactly one file name");
+		return (-1);
+	}
+	if (p->depth >= CONF_MAX_INCLUDE) {
+		cfg_error(cfg, "include: nested more than %d deep",
+		    CONF_MAX_INCLUDE);
+		return (-1);
+	}
+	if ((path = conf_include_path(conf_filename(cfg), argv[0])) == NULL) {
+		cfg_error(cfg, "include: out of memory");
+		return (-1);
+	}
+	if ((buf = conf_slurp(path, 1)) == NULL) {
+		cfg_error(cfg, "include: %s: cannot open: %s", path,
+		    conf_slurp_error(errno));
+		free(path);
+		return (-1);
+	}
+
+	savefile = cfg->filename;
+	saveline = cfg->line;
+	savecur = p->curfile;
+	cfg->filename = path;
+	p->curfile = path;
+	p->depth++;
+	rc = conf_parse_buf(p, cfg, buf);
+	p->depth--;
+	cfg->filename = savefile;
+	cfg->line = saveline;
+	p->curfile = savecur;
+	free(buf);
+	free(path);
+	return (rc);
+}
+
+/* name relative to the directory of from; malloc'ed, NULL on ENOMEM. */
+static char *
+conf_include_path(const char *from, const char *name)
+{
+	const char	*slash;
+	char		*path;
+	size_t		 dlen;
+
+	if (name[0] == '/' || from == NULL ||
+	    (slash = strrchr(from, '/')) == NULL)
+		return (strdup(name));
+	dlen = (size_t)(slash - from) + 1;
+	if ((path = malloc(dlen + strlen(name) + 1)) == NULL)
+		return (NULL);
+	memcpy(path, from, dlen);
+	strcpy(path + dlen, name);
+	return (path);
+}
+
+/* Fill one libconfuse option from its table row. */
+static void
+conf_opt_init(cfg_opt_t *o, const struct conf_var *v)
+{
+	memset(o, 0, sizeof(*o));
+	o->name = v->name;
+	o->flags = CFGF_NONE;
+	switch (v->type) {
+	case CV_INT:
+	case CV_MSEC:
+		o->type = CFGT_INT;
+		o->def.number = v->def;
+		o->parsecb = conf_cb_num;
+		break;
+	case CV_PORTS:
+		o->type = CFGT_INT;
+		o->flags = CFGF_LIST;
+		o->def.parsed = (char *)v->sdef;
+		o->parsecb = conf_cb_num;
+		break;
+	case CV_LOGFMT:
+		o->type = CFGT_INT;
+		o->def.number = v->def;
+		o->parsecb = conf_cb_logfmt;
+		break;
+	case CV_HOSTNAME:
+	case CV_PATH:
+		o->type = CFGT_STR;
+		o->def.string = v->sdef;
+		o->parsecb = conf_cb_str;
+		break;
+	case CV_LISTEN:
+	case CV_DOMAINS:
+	case CV_CIDRS:
+		o->type = CFGT_STR;
+		o->flags = CFGF_LIST;
+		o->def.parsed = (char *)v->sdef;
+		o->parsecb = conf_cb_str;
+		break;
+	}
+}
+
+static void
+conf_opt_func(cfg_opt_t *o, const char *name, cfg_func_t func)
+{
+	memset(o, 0, sizeof(*o));
+	o->name = name;
+	o->type = CFGT_FUNC;
+	o->func = func;
+}
+
+/* The end-of-file sentinel, known at every level (conf_cb_eof). */
+static void
+conf_opt_eof(cfg_opt_t *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name = CONF_EOF_NAME;
+	o->type = CFGT_INT;
+	o->parsecb = conf_cb_eof;
+}
+
+/*
+ * Build the libconfuse option lists from conf_vars[] and initialise a
+ * cfg_t.  Sections are the distinct `section` names of the table; only
+ * "pac" for now, so it is spelled out.
+ */
+static cfg_t *
+conf_cfg_init(void)
+{
+	cfg_opt_t	 top[CONF_NVARS + 4], pac[CONF_NVARS + 3];
+	size_t		 i, ntop = 0, npac = 0;
+	cfg_t		*cfg;
+
+	for (i = 0; i < CONF_NVARS; i++) {
+		if (conf_vars[i].section == NULL)
+			conf_opt_init(&top[ntop++], &conf_vars[i]);
+		else
+			conf_opt_init(&pac[npac++], &conf_vars[i]);
+	}
+	conf_opt_func(&pac[npac++], "include", conf_include);
+	conf_opt_eof(&pac[npac++]);
+	memset(&pac[npac], 0, sizeof(pac[npac]));
+
+	memset(&top[ntop], 0, sizeof(top[ntop]));
+	top[ntop].name = "pac";
+	top[ntop].type = CFGT_SEC;
+	top[ntop++].subopts = pac;
+	conf_opt_func(&top[ntop++], "include", conf_include);
+	conf_opt_eof(&top[ntop++]);
+	memset(&top[ntop], 0, sizeof(top[ntop]));
+
+	/* cfg_init copies the arrays; ours may go out of scope. */
+	if ((cfg = cfg_init(top, CFGF_NONE)) == NULL)
+		return (NULL);
+	cfg_set_error_function(cfg, conf_errfunc);
+	return (cfg);
+}
+
+/* Run libconfuse over the file, or over text named file. */
+static int
+conf_parse_input(struct conf_parse *p, cfg_t *cfg, const char *file,
+    const char *text)
+{
+	char	*buf;
+	int	 rc;
+
+	if (text != NULL)
+		buf = conf_with_eof(text);
+	else
+		buf = conf_slurp(file, 0);
+	if (buf == NULL) {
+		conf_err(p, "%s: cannot open: %s", file,
+		    conf_slurp_error(errno));
+		return (-1);
+	}
+	free(cfg->filename);
+	if ((cfg->filename = strdup(file)) == NULL) {
+		free(buf);
+		conf_err(p, "%s: out of memory", file);
+		return (-1);
+	}
+	p->curfile = cfg->filename;
+	rc = conf_parse_buf(p, cfg, buf);
+	p->curfile = NULL;
+	free(buf);
+	if (rc == -1) {
+		if (p->nerrors == 0)
+			conf_err(p, "%s: parse error", file);
+		return (-1);
+	}
+	return (p->nerrors == 0 ? 0 : -1);
+}
+
+/* Copy one parsed option into c.  0, or -1 when out of memory. */
+static int
+conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
+{
+	unsigned int	 i, n = cfg_opt_size(o);
+	char		*base = (char *)c, *s;
+	long		 num;
+
+	switch (v->type) {
+	case CV_INT:
+	case CV_MSEC:
+	case CV_LOGFMT:
+		num = cfg_opt_getnint(o, 0);
+		if (v->type == CV_LOGFMT)
+			c->log_format = (enum log_format)num;
+		else if (v->size == sizeof(size_t))
+			*(size_t *)(base + v->off) = (size_t)num;
+		else
+			*(int *)(base + v->off) = (int)num;
+		break;
+	case CV_PORTS:
+		if (n > 0 && (c->connect_ports = calloc(n, sizeof(int))) ==
+		    NULL)
+			return (-1);
+		for (i = 0; i < n; i++)
+			c->connect_ports[i] = (int)cfg_opt_getnint(o, i);
+		c->nconnect_ports = n;
+		break;
+	case CV_LISTEN:
+		if (n > 0 && (c->listen = calloc(n, sizeof(*c->listen))) ==
+		    NULL)
+			return (-1);
+		for (i = 0; i < n; i++) {
+			s = cfg_opt_getnstr(o, i);
+			if (conf_listen_parse(s, &c->listen[i]) == -1)
+				return (-1);	/* checked while parsing */
+			if ((c->listen[i].text = strdup(s)) == NULL)
+				return (-1);
+			c->nlisten = i + 1;
+		}
+		break;
+	case CV_HOSTNAME:
+		if ((s = cfg_opt_getnstr(o, 0)) != NULL &&
+		    (c->hostname = strdup(s)) == NULL)
+			return (-1);
+		break;
+	case CV_PATH:
+		if ((c->access_log = strdup(cfg_opt_getnstr(o, 0))) == NULL)
+			return (-1);
+		break;
+	case CV_DOMAINS:
+		if (n > 0 && (c->pac_direct_domains = calloc(n,
+		    sizeof(char *))) == NULL)
+			return (-1);
+		for (i = 0; i < n; i++) {
+			/* DNS names compare without case (RFC 4343). */
+			if ((s = strdup(cfg_opt_getnstr(o, i))) == NULL)
+				return (-1);
+			c->pac_direct_domains[i] = s;
+			c->pac_ndirect_domains = i + 1;
+			for (; *s != '\0'; s++)
+				*s = (char)tolower((unsigned char)*s);
+		}
+		break;
+	case CV_CIDRS:
+		if (n > 0 && (c->pac_direct_networks = calloc(n,
+		    sizeof(struct cidr))) == NULL)
+			return (-1);
+		for (i = 0; i < n; i++)
+			if (cidr_parse(cfg_opt_getnstr(o, i),
+			    &c->pac_direct_networks[i]) == -1)
+				return (-1);
+		c->pac_ndirect_networks = n;
+		break;
+	}
+	return (0);
+}
+
+/* Copy every option of the table out of the parsed cfg into c. */
+static int
+conf_copy(struct conf_parse *p, struct config *c, cfg_t *cfg)
+{
+	const struct conf_var	*v;
+	cfg_t			*sec;
+	cfg_opt_t		*o;
+	size_t			 i;
+
+	for (i = 0; i < CONF_NVARS; i++) {
+		v = &conf_vars[i];
+		sec = v->section != NULL ? cfg_getsec(cfg, v->section) : cfg;
+		if (sec == NULL || (o = cfg_getopt(sec, v->name)) == NULL ||
+		    conf_copy_var(c, v, o) == -1) {
+			conf_err(p, "%s: %s: out of memory", p->file, v->name);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* Checks across options, and defaults that depend on the machine. */
+static int
+conf_check(struct conf_parse *p, struct config *c)
+{
+	const struct conf_var	*vl, *vh;
+	char			 host[256];
+	long			 ncpu;
+	int			 errs = p->nerrors;
+
+	if (c->nlisten == 0)
+		conf_errat(p, conf_var_find("listen"),
+		    "listen: at least one address is required");
+	vl = conf_var_find("max_line_bytes");
+	vh = conf_var_find("max_header_bytes");
+	if (c->max_line_bytes > c->max_header_bytes)
+		conf_errat(p, p->where[vl - conf_vars].line > 0 ? vl : vh,
+		    "max_line_bytes (%zu) must not exceed max_header_bytes "
+		    "(%zu)", c->max_line_bytes, c->max_header_bytes);
+
+	if (c->workers == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		c->workers = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (int)ncpu;
+	}
+
+	if (c->hostname == NULL) {
+		if (gethostname(host, sizeof(host)) == -1) {
+			conf_err(p, "%s: hostname: not set, and gethostname "
+			    "failed: %s", p->file, strerror(errno));
+		} else {
+			host[sizeof(host) - 1] = '\0';
+			if (!conf_dns_name_ok(host))
+				conf_err(p, "%s: hostname: not set, and the "
+				    "system name '%s' is not a valid DNS name",
+				    p->file, host);
+			else if ((c->hostname = strdup(host)) == NULL)
+				conf_err(p, "%s: out of memory", p->file);
+		}
+	}
+	return (p->nerrors == errs ? 0 : -1);
+}
+
+/*
+ * Parse and validate file, or text named file; see conf.h.  The returned
+ * config holds one reference; give it back with conf_unref().  Not
+ * reentrant (libconfuse's lexer is global): call from one thread.
+ */
+struct config *
+conf_load(const char *file, const char *text, char *err, size_t errlen)
+{
+	struct conf_parse	 p;
+	struct config		*c = NULL;
+	cfg_t			*cfg = NULL;
+	size_t			 i;
+
+	memset(&p, 0, sizeof(p));
+	p.file = file != NULL ? file : "(config)";
+	p.err = err;
+	p.errlen = errlen;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	conf_cur = &p;
+
+	/* Lists with defaults are parsed by cfg_init: set conf_cur first. */
+	if ((cfg = conf_cfg_init()) == NULL) {
+		conf_err(&p, "%s: out of memory", p.file);
+		goto fail;
+	}
+	if (conf_parse_input(&p, cfg, p.file, text) == -1)
+		goto fail;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->file = strdup(p.file)) == NULL) {
+		conf_err(&p, "%s: out of memory", p.file);
+		goto fail;
+	}
+	c->refcnt = 1;
+	if (conf_copy(&p, c, cfg) == -1 || conf_check(&p, c) == -1)
+		goto fail;
+
+	cfg_free(cfg);
+	for (i = 0; i < CONF_NVARS; i++)
+		free(p.where[i].file);
+	conf_cur = NULL;
+	return (c);
+
+ fail:
+	if (c != NULL)
+		conf_free(c);
+	if (cfg != NULL)
+		cfg_free(cfg);
+	for (i = 0; i < CONF_NVARS; i++)
+		free(p.where[i].file);
+	conf_cur = NULL;
+	return (NULL);
+}
+
+/*
+ * Take one more reference to c (a worker or a request that will use it);
+ * returns c.  Safe from any thread.
+ */
+struct config *
+conf_ref(struct config *c)
+{
+	if (c != NULL)
+		__atomic_add_fetch(&c->refcnt, 1, __ATOMIC_RELAXED);
+	return (c);
+}
+
+/*
+ * Drop one reference; the last one frees the config.  Safe from any
+ * thread.  The release/acquire pair orders every holder's reads of the
+ * config before the free.
+ */
+void
+conf_unref(struct config *c)
+{
+	if (c == NULL)
+		return;
+	if (__atomic_sub_fetch(&c->refcnt, 1, __ATOMIC_ACQ_REL) == 0)
+		conf_free(c);
+}
+
+static void
+conf_free(struct config *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nlisten; i++)
+		free(c->listen[i].text);
+	free(c->listen);
+	for (i = 0; i < c->pac_ndirect_domains; i++)
+		free(c->pac_direct_domains[i]);
+	free(c->pac_direct_domains);
+	free(c->pac_direct_networks);
+	free(c->connect_ports);
+	free(c->access_log);
+	free(c->hostname);
+	free(c->file);
+	free(c);
+}
+
+/* Is port one of connect_ports, the ports CONNECT may reach?  1 or 0. */
+int
+conf_connect_port_ok(const struct config *c, int port)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nconnect_ports; i++)
+		if (c->connect_ports[i] == port)
+			return (1);
+	return (0);
+}
