@@ -78,9 +78,9 @@ is_hop_by_hop(const struct h1_msg *msg, const struct h1_hdr *h)
 	return 0;
 }
 
-/* Copy the end-to-end headers of msg into out. */
+/* Copy the end-to-end headers of msg into out, maybe less Transfer-Encoding. */
 static void
-copy_headers(const struct h1_msg *msg, struct evbuffer *out)
+copy_headers(const struct h1_msg *msg, struct evbuffer *out, int skip_te)
 {
 	size_t	 i;
 
@@ -88,6 +88,9 @@ copy_headers(const struct h1_msg *msg, struct evbuffer *out)
 		const struct h1_hdr *h = &msg->hdrs[i];
 
 		if (is_hop_by_hop(msg, h))
+			continue;
+		if (skip_te && h->name_len == 17 &&
+		    strncasecmp(h->name, "transfer-encoding", 17) == 0)
 			continue;
 		evbuffer_add(out, h->name, h->name_len);
 		evbuffer_add(out, ": ", 2);
@@ -105,15 +108,12 @@ forward_build_head(struct conn *c, const struct h1_msg *msg,
 
 	if ((out = evbuffer_new()) == NULL)
 		return -1;
-	/*
-	 * An HTTP/1.0 client is forwarded as HTTP/1.0 so that the origin
-	 * never answers it with a chunked body it cannot read.
-	 */
+	/* A proxy speaks its own version upstream (RFC 9110 6.2). */
 	evbuffer_add(out, msg->method, msg->method_len);
 	evbuffer_add(out, " ", 1);
 	evbuffer_add(out, t->path, t->path_len);
-	evbuffer_add_printf(out, " HTTP/1.%d\r\n", r->client_minor);
-	copy_headers(msg, out);
+	evbuffer_add(out, " HTTP/1.1\r\n", 11);
+	copy_headers(msg, out, 0);
 	if (!(msg->flags & H1F_HAS_HOST)) {
 		if (t->port_explicit)
 			evbuffer_add_printf(out, "Host: %s%s%s:%d\r\n",
@@ -123,8 +123,6 @@ forward_build_head(struct conn *c, const struct h1_msg *msg,
 		else
 			evbuffer_add_printf(out, "Host: %s\r\n", r->host);
 	}
-	if (r->client_minor == 0)
-		evbuffer_add_printf(out, "Connection: keep-alive\r\n");
 	evbuffer_add_printf(out, "Via: 1.%d %s (%s/%s)\r\n\r\n",
 	    r->client_minor, r->conf->hostname, IAPROXY_NAME, PACKAGE_VERSION);
 	r->head_out = out;
@@ -318,8 +316,13 @@ forward_response_head(struct conn *c, const struct h1_msg *msg)
 		r->content_type = strndup(ct->value, ct->value_len < 200 ?
 		    ct->value_len : 200);
 
+	/*
+	 * HTTP/1.0 cannot read chunked: such a client gets the data alone,
+	 * delimited by closing the connection (RFC 9112 6.3, 7).
+	 */
+	r->dechunk = r->client_minor == 0 && msg->body == H1_BODY_CHUNKED;
 	ka = r->req_keepalive && !c->close_after && !c->client_eof &&
-	    !c->worker->stopping && msg->body != H1_BODY_CLOSE;
+	    !c->worker->stopping && msg->body != H1_BODY_CLOSE && !r->dechunk;
 	if ((out = evbuffer_new()) == NULL) {
 		conn_close(c, "out of memory");
 		return;
@@ -327,7 +330,7 @@ forward_response_head(struct conn *c, const struct h1_msg *msg)
 	evbuffer_add_printf(out, "HTTP/1.1 %d ", msg->status);
 	evbuffer_add(out, msg->reason, msg->reason_len);
 	evbuffer_add(out, "\r\n", 2);
-	copy_headers(msg, out);
+	copy_headers(msg, out, r->dechunk);
 	if (!ka) {
 		c->close_after = 1;
 		evbuffer_add_printf(out, "Connection: close\r\n");
@@ -411,6 +414,16 @@ up_readcb(struct bufferevent *bev, void *arg)
 	forward_relay_response(c);
 }
 
+/* De-chunking for an HTTP/1.0 client: each data run goes out as is. */
+static void
+dechunk_data(void *arg, const char *data, size_t len)
+{
+	struct conn *c = arg;
+
+	bufferevent_write(c->bev, data, len);
+	c->req->bytes_out += len;
+}
+
 static void
 forward_relay_response(struct conn *c)
 {
@@ -441,10 +454,15 @@ forward_relay_response(struct conn *c)
 		case H1_BODY_LENGTH:
 			moved = relay_move(c->up, c->bev, r->resp_remaining);
 			r->resp_remaining -= moved;
+			r->bytes_out += moved;
 			if (r->resp_remaining == 0)
 				r->resp_done = 1;
 			break;
 		case H1_BODY_CHUNKED:
+			if (r->dechunk) {
+				r->resp_chunk.on_data = dechunk_data;
+				r->resp_chunk.arg = c;
+			}
 			if ((n = chunked_span(&r->resp_chunk, in)) < 0) {
 				conn_log(c, LOG_LVL_INFO, "bad chunked response "
 				    "from %s: %s", r->key,
@@ -454,15 +472,22 @@ forward_relay_response(struct conn *c)
 				    "origin");
 				return;
 			}
-			moved = relay_move(c->up, c->bev, (uint64_t)n);
+			if (r->dechunk) {
+				/* on_data already copied the data out. */
+				evbuffer_drain(in, (size_t)n);
+				moved = (uint64_t)n;
+			} else {
+				moved = relay_move(c->up, c->bev, (uint64_t)n);
+				r->bytes_out += moved;
+			}
 			if (r->resp_chunk.done)
 				r->resp_done = 1;
 			break;
 		default:	/* H1_BODY_CLOSE: everything until EOF */
 			moved = relay_move(c->up, c->bev, UINT64_MAX);
+			r->bytes_out += moved;
 			break;
 		}
-		r->bytes_out += moved;
 		if (moved == 0 && !r->resp_done)
 			return;
 	}

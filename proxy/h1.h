@@ -163,6 +163,9 @@ struct h1_chunked {
 	size_t		 ntrailers;
 	int		 done;		/* the last chunk and trailers were seen */
 	const char	*err_reason;	/* static, when -1 is returned */
+	/* Optional: called with each run of chunk data (to de-chunk). */
+	void		(*on_data)(void *arg, const char *data, size_t len);
+	void		*arg;
 };
 
 /*
@@ -172,7 +175,10 @@ struct h1_chunked {
  * bytes that belong to the body (all of len, unless the body ended inside
  * it, in which case st->done is set and the rest is the next message), or
  * -1 on a framing error (bad hex, size overflow, missing CRLF, over-long
- * line, bad extension or trailer syntax, bare CR).
+ * line, bad extension or trailer syntax, bare CR or bare LF).  Unlike the
+ * head parser, which re-serializes what it accepts, these bytes travel on
+ * as they are, so line ends must be exactly CRLF: a bare LF that we and the
+ * origin read differently is how chunked requests get smuggled.
  */
 long	h1_chunked_feed(struct h1_chunked *st, const char *buf, size_t len);
 

@@ -136,6 +136,8 @@ h1_chunked_feed(struct h1_chunked *st, const char *buf, size_t len)
 			n = len - i;
 			if (n > st->remaining)
 				n = (size_t)st->remaining;
+			if (st->on_data != NULL && n > 0)
+				st->on_data(st->arg, buf + i, n);
 			i += n;
 			st->remaining -= n;
 			if (st->remaining == 0)
@@ -186,7 +188,7 @@ h1_chunked_feed(struct h1_chunked *st, const char *buf, size_t len)
 			else if (c == '\r')
 				st->state = CH_SIZE_LF;
 			else if (c == '\n')
-				ch_size_done(st);
+				return (ch_fail(st, "bare LF in chunked framing"));
 			else
 				return (ch_fail(st, st->state == CH_SIZE ?
 				    "invalid chunk size" :
@@ -212,7 +214,7 @@ h1_chunked_feed(struct h1_chunked *st, const char *buf, size_t len)
 			else if (c == '\r')
 				st->state = CH_SIZE_LF;
 			else if (c == '\n')
-				ch_size_done(st);
+				return (ch_fail(st, "bare LF in chunked framing"));
 			else
 				return (ch_fail(st, "invalid chunk extension"));
 			break;
@@ -250,7 +252,7 @@ h1_chunked_feed(struct h1_chunked *st, const char *buf, size_t len)
 			if (c == '\r')
 				st->state = CH_DATA_LF;
 			else if (c == '\n')
-				st->state = CH_SIZE_START;
+				return (ch_fail(st, "bare LF in chunked framing"));
 			else
 				return (ch_fail(st,
 				    "missing CRLF after chunk data"));
@@ -267,7 +269,7 @@ h1_chunked_feed(struct h1_chunked *st, const char *buf, size_t len)
 				break;
 			}
 			if (c == '\n')
-				goto done;
+				return (ch_fail(st, "bare LF in chunked framing"));
 			/* RFC 9112 section 5.2: no obs-fold here either. */
 			if (!ch_is_tchar(c))
 				return (ch_fail(st, "invalid trailer field"));
@@ -288,10 +290,9 @@ h1_chunked_feed(struct h1_chunked *st, const char *buf, size_t len)
 		case CH_TRAILER_VALUE:
 			if (c == '\r')
 				st->state = CH_TRAILER_LF;
-			else if (c == '\n') {
-				st->line_len = 0;
-				st->state = CH_TRAILER_START;
-			} else if ((c < 0x20 && c != '\t') || c == 0x7f)
+			else if (c == '\n')
+				return (ch_fail(st, "bare LF in chunked framing"));
+			else if ((c < 0x20 && c != '\t') || c == 0x7f)
 				return (ch_fail(st, "invalid trailer field"));
 			break;
 		case CH_TRAILER_LF:

@@ -252,6 +252,7 @@ struct request {
 	int			 resp_head_sent;
 	int			 resp_done;
 	int			 resp_keepalive; /* origin allows reuse */
+	int			 dechunk;	/* chunked origin, HTTP/1.0 client */
 	int			 status;
 	char			*content_type;
 	struct h1_parser	 resp_parser;
