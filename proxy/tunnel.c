@@ -166,7 +166,14 @@ tunnel_eventcb(struct bufferevent *bev, short what, void *arg)
 		gettimeofday(&now, NULL);
 		timersub(&now, &r->tunnel_active, &idle);
 		ms = idle.tv_sec * 1000 + idle.tv_usec / 1000;
-		if (ms < r->conf->tunnel_idle_timeout) {
+		if (ms + 10 < r->conf->tunnel_idle_timeout) {
+			struct timeval left;
+
+			/* Wait only for what is left of the idle period. */
+			ms = r->conf->tunnel_idle_timeout - ms;
+			left.tv_sec = ms / 1000;
+			left.tv_usec = (ms % 1000) * 1000;
+			bufferevent_set_timeouts(bev, &left, NULL);
 			bufferevent_enable(bev, EV_READ);
 			return;
 		}

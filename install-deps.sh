@@ -1,0 +1,28 @@
+#!/bin/sh
+# Install the Debian 12 packages iaproxy needs (run as root).
+#   ./install-deps.sh build   what building and running the gateway needs
+#   ./install-deps.sh test    that, plus the peers and clients the tests use
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+
+BUILD="build-essential autoconf automake libtool pkg-config libevent-dev
+  libkrb5-dev libntlm0-dev libssl-dev libldap-dev libconfuse-dev"
+TEST="curl openssl python3 iproute2 iptables procps clang
+  libclang-rt-14-dev valgrind"
+
+case "${1:-}" in
+build)	pkgs="$BUILD" ;;
+test)	pkgs="$BUILD $TEST" ;;
+*)	echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	apt-get update -q
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $missing
+fi
