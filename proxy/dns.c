@@ -208,6 +208,7 @@ dns_resolve(struct worker *w, const char *host, int port, dns_cb cb,
 	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
 	struct dns_entry	*e;
 	struct dns_req		*r;
+	struct evdns_getaddrinfo_request *gai;
 
 	memset(&ss, 0, sizeof(ss));
 	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
@@ -246,10 +247,14 @@ dns_resolve(struct worker *w, const char *host, int port, dns_cb cb,
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	/* The callback may run inside this call (hosts file, errors). */
-	r->gai = evdns_getaddrinfo(w->dns, host, NULL, &hints, dns_done, r);
-	if (r->gai == NULL)
-		return NULL;	/* already answered and freed */
+	/*
+	 * The callback may run inside this call (hosts file, errors) and
+	 * free r: then evdns returns NULL and r must not be touched.
+	 */
+	gai = evdns_getaddrinfo(w->dns, host, NULL, &hints, dns_done, r);
+	if (gai == NULL)
+		return NULL;
+	r->gai = gai;
 	return r;
 }
 

@@ -249,6 +249,7 @@ class Test:
 		else:
 			self.tmpdir = tempfile.mkdtemp(prefix="iaproxy-" + name + ".")
 		self.procs = []
+		self.proxies = []
 		self._cert = None
 
 	# -- checks --
@@ -316,6 +317,7 @@ class Test:
 
 	def proxy(self, start=True, **conf):
 		p = Proxy(self, **conf)
+		self.proxies.append(p)
 		if start:
 			p.start()
 		return p
@@ -329,6 +331,13 @@ class Test:
 
 	def done(self):
 		stop_all()
+		# A sanitizer build reports memory errors on the proxy's stderr.
+		for px in self.proxies:
+			log = px.errlog()
+			found = [m for m in ("ERROR: AddressSanitizer",
+			    "ERROR: LeakSanitizer", "runtime error:") if m in log]
+			self.check(not found, "no sanitizer report in iaproxy%d.err"
+			    % px.n, "(%s)" % ", ".join(found))
 		if self.failed == 0 and self.passed > 0:
 			shutil.rmtree(self.tmpdir, ignore_errors=True)
 		else:
