@@ -28,6 +28,8 @@ static void	conn_readcb(struct bufferevent *, void *);
 static void	conn_writecb(struct bufferevent *, void *);
 static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_read_head(struct conn *);
+static void	conn_first_readcb(evutil_socket_t, short, void *);
+static int	conn_make_bev(struct conn *, evutil_socket_t);
 static int	conn_prepare(struct conn *, const struct h1_msg *, size_t);
 static void	conn_serve_local(struct conn *, const struct h1_msg *,
 		    const struct h1_target *);
@@ -72,10 +74,9 @@ conn_log(struct conn *c, enum log_level lvl, const char *fmt, ...)
 
 	if (!log_enabled(lvl))
 		return;
-	a = c->ss.ss_family == AF_INET6 ?
-	    (const void *)&((struct sockaddr_in6 *)&c->ss)->sin6_addr :
-	    (const void *)&((struct sockaddr_in *)&c->ss)->sin_addr;
-	inet_ntop(c->ss.ss_family, a, addr, sizeof(addr));
+	a = c->ss.sa.sa_family == AF_INET6 ? (const void *)&c->ss.sin6.sin6_addr :
+	    (const void *)&c->ss.sin.sin_addr;
+	inet_ntop(c->ss.sa.sa_family, a, addr, sizeof(addr));
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -135,6 +136,7 @@ conn_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 {
 	struct config	*conf = w->conf;
 	struct conn	*c;
+	struct timeval	 tv;
 	int		 one = 1, over = 0;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -142,6 +144,7 @@ conn_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	c->worker = w;
+	c->fd = -1;
 	c->id = ++w->next_conn_id;
 	c->refs = 1;
 	memcpy(&c->ss, sa, (size_t)socklen <= sizeof(c->ss) ?
@@ -156,28 +159,67 @@ conn_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 			over = 1;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		close(fd);
-		if (c->iplimited)
-			iplimit_release((struct sockaddr *)&c->ss);
-		free(c);
-		return;
-	}
 	TAILQ_INSERT_TAIL(&w->conns, c, entry);
 	w->nconns++;
-	relay_tune(c->bev);
-	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	if (over) {
 		conn_log(c, LOG_LVL_INFO, "more than %d connections from this "
 		    "address", conf->max_conns_per_ip);
 		c->close_after = 1;
+		if (conn_make_bev(c, fd) == -1)
+			return;
 		conn_abort_http(c, 503, "too many connections from your "
 		    "address");
 		return;
 	}
-	/* A new connection must deliver its first head in header_timeout. */
+	/*
+	 * Until its first byte, a connection is just an fd and one event:
+	 * a browser's spare connections cost a few hundred bytes each.
+	 * The bufferevent comes when there is something to read.
+	 */
+	c->fd = fd;
+	c->ev_first = event_new(w->base, fd, EV_READ, conn_first_readcb, c);
+	if (c->ev_first == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	ms_to_tv(conf->header_timeout, &tv);
+	event_add(c->ev_first, &tv);
+}
+
+/* Give the connection its bufferevent; on failure it is closed. */
+static int
+conn_make_bev(struct conn *c, evutil_socket_t fd)
+{
+	c->bev = bufferevent_socket_new(c->worker->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		c->fd = fd;	/* conn_close closes it */
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	c->fd = -1;
+	relay_tune(c->bev);
+	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	return 0;
+}
+
+/* The first byte (or EOF, or the header timeout) of a new connection. */
+static void
+conn_first_readcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct config	*conf = c->worker->conf;
+
+	event_free(c->ev_first);
+	c->ev_first = NULL;
+	if (what & EV_TIMEOUT) {
+		conn_close(c, "no request within header_timeout");
+		return;
+	}
+	if (conn_make_bev(c, fd) == -1)
+		return;
 	conn_timeouts(c, conf->header_timeout, conf->client_idle_timeout);
+	/* The fd is still readable: the bufferevent reads it next turn. */
 	bufferevent_enable(c->bev, EV_READ);
 }
 
@@ -211,7 +253,7 @@ conn_request_log_free(struct conn *c, int aborted)
 	c->req = NULL;
 	memset(&e, 0, sizeof(e));
 	e.start = r->start;
-	e.client = (struct sockaddr *)&c->ss;
+	e.client = &c->ss.sa;
 	e.method = r->method ? r->method : "-";
 	e.url = r->url ? r->url : "-";
 	snprintf(result, sizeof(result), "%s%s", r->result ? r->result :
@@ -261,10 +303,17 @@ conn_close(struct conn *c, const char *reason)
 		bufferevent_free(c->up);
 		c->up = NULL;
 	}
-	bufferevent_free(c->bev);
+	if (c->ev_first != NULL)
+		event_free(c->ev_first);
+	c->ev_first = NULL;
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	else if (c->fd != -1)
+		close(c->fd);
 	c->bev = NULL;
+	c->fd = -1;
 	if (c->iplimited)
-		iplimit_release((struct sockaddr *)&c->ss);
+		iplimit_release(&c->ss.sa);
 	TAILQ_REMOVE(&w->conns, c, entry);
 	w->nconns--;
 	conn_unref(c);

@@ -281,9 +281,15 @@ struct conn {
 	const char		*action;	/* what it is doing, for logs */
 	int			 refs;		/* async work in flight + 1 */
 	int			 closing;
-	struct sockaddr_storage	 ss;
+	union {
+		struct sockaddr		sa;
+		struct sockaddr_in	sin;
+		struct sockaddr_in6	sin6;
+	}			 ss;		/* the client's address */
 	socklen_t		 sslen;
 	int			 local_port;	/* of the listener */
+	evutil_socket_t		 fd;		/* until bev exists, else -1 */
+	struct event		*ev_first;	/* waits for the first byte */
 	struct bufferevent	*bev;		/* client side */
 	struct bufferevent	*up;		/* origin side */
 	struct request		*req;		/* NULL between requests */

@@ -65,7 +65,7 @@ worker_add_listener(struct worker *w, int fd, const char *text)
 	wl->port = listener_port(fd);
 	wl->worker = w;
 	wl->lev = evconnlistener_new(w->base, worker_accept, wl,
-	    LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	    LEV_OPT_CLOSE_ON_FREE, 0, fd);	/* 0: it already listens */
 	if (wl->lev == NULL) {
 		log_warnx("worker %d: cannot listen on %s", w->id, text);
 		close(fd);
