@@ -271,6 +271,7 @@ conn_request_log_free(struct conn *c, int aborted)
 	e.tunnel_down = r->tunnel_down;
 	accesslog_write(c->worker, r->conf, &e);
 
+	tunnel_splice_free(c, r);
 	if (r->dns != NULL) {
 		/* A cancelled lookup never calls back: drop its reference. */
 		dns_cancel(r->dns);

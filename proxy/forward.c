@@ -19,6 +19,8 @@
 #include "proxy.h"
 
 #define MAX_RESP_HDRS	1000
+/* A body this long or longer is spliced (socket to socket, no copies). */
+#define SPLICE_MIN_BODY	(64 * 1024)
 
 static void	forward_connected(struct conn *, int, int, const char *);
 static void	up_readcb(struct bufferevent *, void *);
@@ -26,6 +28,7 @@ static void	up_writecb(struct bufferevent *, void *);
 static void	up_eventcb(struct bufferevent *, short, void *);
 static void	forward_relay_response(struct conn *);
 static void	forward_response_done(struct conn *);
+static void	forward_splice_start(struct conn *);
 
 /* Headers that describe one hop and never travel on (RFC 9110 7.6.1). */
 static const char *hop_headers[] = {
@@ -263,6 +266,11 @@ forward_client_drained(struct conn *c)
 
 	if (r == NULL || c->up == NULL || !r->resp_head_sent)
 		return;
+	if (r->splice_wanted) {
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			forward_splice_start(c);
+		return;
+	}
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	bufferevent_enable(c->up, EV_READ);
 	forward_relay_response(c);
@@ -455,8 +463,27 @@ forward_relay_response(struct conn *c)
 			moved = relay_move(c->up, c->bev, r->resp_remaining);
 			r->resp_remaining -= moved;
 			r->bytes_out += moved;
-			if (r->resp_remaining == 0)
+			if (r->resp_remaining == 0) {
 				r->resp_done = 1;
+				break;
+			}
+			/*
+			 * A long body goes socket to socket once what is
+			 * buffered has reached the client, so order holds.
+			 */
+			if (r->resp_remaining >= SPLICE_MIN_BODY &&
+			    r->req_body_done && !r->dechunk &&
+			    evbuffer_get_length(in) == 0) {
+				bufferevent_disable(c->up, EV_READ);
+				r->splice_wanted = 1;
+				if (evbuffer_get_length(
+				    bufferevent_get_output(c->bev)) == 0)
+					forward_splice_start(c);
+				else
+					bufferevent_setwatermark(c->bev,
+					    EV_WRITE, 0, 0);
+				return;
+			}
 			break;
 		case H1_BODY_CHUNKED:
 			if (r->dechunk) {
@@ -563,4 +590,70 @@ up_eventcb(struct bufferevent *bev, short what, void *arg)
 	conn_abort_http(c, 502, (what & BEV_EVENT_ERROR) ? "the connection to "
 	    "the origin failed" : "the origin closed the connection without "
 	    "answering");
+}
+
+/* The spliced body moved on, ended, or waited too long. */
+static void
+forward_splice_run(struct conn *c, int i, int timed_out)
+{
+	struct request	*r = c->req;
+	uint64_t	 moved;
+	struct timeval	 rtv, wtv;
+	int		 res;
+
+	if (timed_out) {
+		conn_log(c, LOG_LVL_INFO, "origin %s or client stalled "
+		    "mid-body", r->key);
+		conn_close(c, "body relay timed out");
+		return;
+	}
+	res = splice_pump(c->worker, &r->splice->dir[1], &moved);
+	r->bytes_out += moved;
+	r->resp_remaining -= moved;
+	rtv.tv_sec = r->conf->upstream_timeout / 1000;
+	rtv.tv_usec = (r->conf->upstream_timeout % 1000) * 1000;
+	wtv.tv_sec = r->conf->client_idle_timeout / 1000;
+	wtv.tv_usec = (r->conf->client_idle_timeout % 1000) * 1000;
+	splice_relay_wait(r->splice, 1, res, &rtv, &wtv);
+	switch (res) {
+	case SPLICE_LIMIT:
+		/* Back to the bufferevents for what follows. */
+		splice_relay_free(c->worker, r->splice);
+		r->splice = NULL;
+		r->splice_wanted = 0;
+		bufferevent_enable(c->bev, EV_WRITE);
+		bufferevent_enable(c->up, EV_WRITE);
+		r->resp_done = 1;
+		forward_response_done(c);
+		break;
+	case SPLICE_EOF:
+		conn_close(c, "origin closed mid-response");
+		break;
+	case SPLICE_ERROR:
+		conn_close(c, "body relay failed");
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+forward_splice_start(struct conn *c)
+{
+	struct request		*r = c->req;
+	struct splice_relay	*sr;
+
+	sr = splice_relay_new(c, bufferevent_getfd(c->bev),
+	    bufferevent_getfd(c->up), 2, forward_splice_run);
+	if (sr == NULL) {
+		/* No pipe to be had: the evbuffer path still works. */
+		r->splice_wanted = 0;
+		bufferevent_enable(c->up, EV_READ);
+		return;
+	}
+	sr->dir[1].limit = r->resp_remaining;
+	bufferevent_disable(c->bev, EV_WRITE);
+	bufferevent_disable(c->up, EV_READ | EV_WRITE);
+	r->splice = sr;
+	forward_splice_run(c, 1, 0);
 }

@@ -151,6 +151,52 @@ void	upstream_pool_put(struct upstream_pool *, const char *key,
 void	upstream_pool_drop_all(struct upstream_pool *);
 size_t	upstream_pool_count(struct upstream_pool *);
 
+/* splice.c */
+/* One direction of a zero-copy relay: from -> pipe -> to. */
+struct splicer {
+	int		 from, to;
+	int		 pipe[2];	/* -1 while not carrying data */
+	size_t		 inpipe;	/* bytes in the pipe */
+	uint64_t	 limit;		/* bytes left to move; UINT64_MAX: all */
+	int		 eof;		/* from has ended its stream */
+};
+enum splice_result {
+	SPLICE_WAIT_READ,	/* from has nothing now */
+	SPLICE_WAIT_WRITE,	/* to cannot take more now */
+	SPLICE_YIELD,		/* moved a burst; call again next turn */
+	SPLICE_LIMIT,		/* limit bytes moved */
+	SPLICE_EOF,		/* from ended and everything was passed on */
+	SPLICE_ERROR,		/* errno says why */
+};
+void	splice_init(struct splicer *, int from, int to, uint64_t limit);
+/* Move what can be moved now; *moved says how much reached `to`. */
+int	splice_pump(struct worker *, struct splicer *, uint64_t *moved);
+/* Give the pipe back (to the worker's free list when it is empty). */
+void	splice_release(struct worker *, struct splicer *);
+void	splice_pipes_free(struct worker *);
+/*
+ * Relaying a connection's sockets with splicers and raw events, while its
+ * bufferevents sit disabled (they still own the descriptors).  Direction
+ * 0 is client -> origin, 1 is origin -> client; dirs is a bit mask of the
+ * directions in use.  run(c, i, 0) is called when direction i may move,
+ * run(c, i, 1) when its wait timed out.
+ */
+struct splice_relay {
+	struct conn	*conn;
+	struct splicer	 dir[2];
+	struct event	*rd[2], *wr[2];
+	int		 used[2];
+	int		 done[2];
+	void		(*run)(struct conn *, int dir, int timed_out);
+};
+struct splice_relay *splice_relay_new(struct conn *, int cfd, int ufd,
+	    int dirs, void (*run)(struct conn *, int, int));
+void	splice_relay_free(struct worker *, struct splice_relay *);
+/* Arm the event direction i needs after splice_pump returned res. */
+void	splice_relay_wait(struct splice_relay *, int i, int res,
+	    const struct timeval *read_timeout,
+	    const struct timeval *write_timeout);
+
 /* worker.c */
 struct worker_listener {
 	struct worker_listener	*next;
@@ -166,6 +212,7 @@ struct worker {
 	struct evdns_base	*dns;
 	struct dns_cache	*dns_cache;
 	struct upstream_pool	*pool;
+	struct splice_pipes	*pipes;		/* empty pipes for splice.c */
 	struct config		*conf;		/* current; this thread only */
 	struct config		*next_conf;	/* handed over by main, locked */
 	struct event		*ev_reconf;	/* main -> worker: new config */
@@ -253,6 +300,7 @@ struct request {
 	int			 resp_done;
 	int			 resp_keepalive; /* origin allows reuse */
 	int			 dechunk;	/* chunked origin, HTTP/1.0 client */
+	int			 splice_wanted;	/* splice once the client drains */
 	int			 status;
 	char			*content_type;
 	struct h1_parser	 resp_parser;
@@ -269,6 +317,8 @@ struct request {
 	uint64_t		 tunnel_up, tunnel_down;
 	struct timeval		 tunnel_active;	/* last byte either way */
 	int			 up_eof;	/* the origin ended its stream */
+	struct splice_relay	*splice;	/* zero-copy relay, when on */
+	struct event		*tunnel_idle;	/* idle timer in splice mode */
 	const char		*result;
 	const char		*reason;
 };
@@ -335,6 +385,8 @@ void	forward_client_eof(struct conn *);
 /* tunnel.c */
 /* CONNECT: check the port, connect, answer 200 and relay raw bytes. */
 void	tunnel_start(struct conn *);
+/* Free the splice-mode state of the connection's tunnel, if any. */
+void	tunnel_splice_free(struct conn *, struct request *);
 
 /* origin.c */
 /*
