@@ -199,6 +199,12 @@ conn_make_bev(struct conn *c, evutil_socket_t fd)
 	}
 	c->fd = -1;
 	relay_tune(c->bev);
+	/*
+	 * Input is bounded: a head may not exceed max_header_bytes, and
+	 * pipelined requests wait here while the current one runs.
+	 */
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    c->worker->conf->max_header_bytes + 1);
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	return 0;
 }
@@ -232,12 +238,66 @@ conn_client_read(struct conn *c, int on)
 		bufferevent_disable(c->bev, EV_READ);
 }
 
+struct evbuffer *
+conn_client_out(struct conn *c)
+{
+	return c->sink != NULL ? c->sink : bufferevent_get_output(c->bev);
+}
+
+size_t
+conn_client_pending(struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	    (c->sink != NULL ? evbuffer_get_length(c->sink) : 0);
+}
+
+void
+conn_sink_begin(struct conn *c)
+{
+	/* Only an empty output may be overtaken by a direct write. */
+	if (c->bev != NULL && c->sink == NULL &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		c->sink = c->worker->sink;
+}
+
+void
+conn_sink_end(struct conn *c)
+{
+	struct evbuffer	*sink = c->sink;
+
+	if (sink == NULL)
+		return;
+	c->sink = NULL;
+	if (c->closing || c->bev == NULL) {
+		evbuffer_drain(sink, evbuffer_get_length(sink));
+		return;
+	}
+	if (evbuffer_get_length(sink) == 0)
+		return;
+	/*
+	 * Most answers fit the socket buffer: one write(2) now saves the
+	 * epoll round trip (add EV_WRITE, wait, write, delete EV_WRITE) that
+	 * going through the bufferevent's output costs.  Errors are left for
+	 * the bufferevent to find with the rest.
+	 */
+	(void)evbuffer_write(sink, bufferevent_getfd(c->bev));
+	if (evbuffer_get_length(sink) > 0) {
+		evbuffer_add_buffer(bufferevent_get_output(c->bev), sink);
+		return;
+	}
+	/* Drained at once: do what the write callback would have done. */
+	if (c->state == CONN_CLOSING)
+		conn_close(c, "done");
+	else if (c->state == CONN_FORWARD)
+		forward_client_drained(c);
+}
+
 void
 conn_write_client(struct conn *c, struct evbuffer *buf)
 {
 	if (c->req != NULL)
 		c->req->bytes_out += evbuffer_get_length(buf);
-	bufferevent_write_buffer(c->bev, buf);
+	evbuffer_add_buffer(conn_client_out(c), buf);
 }
 
 /* Log the request, if there is one, and forget it. */
@@ -408,7 +468,7 @@ conn_request_done(struct conn *c)
 	if (c->close_after || c->client_eof || w->stopping) {
 		conn_set_state(c, CONN_CLOSING, "request done, not keep-alive");
 		bufferevent_disable(c->bev, EV_READ);
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		if (conn_client_pending(c) == 0)
 			conn_close(c, "done");
 		else	/* conn_writecb closes once the output has drained */
 			conn_timeouts(c, 0, w->conf->client_idle_timeout);
@@ -809,7 +869,7 @@ oom:
 }
 
 uint64_t
-relay_move(struct bufferevent *src, struct bufferevent *dst, uint64_t max)
+relay_move(struct bufferevent *src, struct evbuffer *dst, uint64_t max)
 {
 	struct evbuffer	*in = bufferevent_get_input(src);
 	size_t		 len = evbuffer_get_length(in);
@@ -819,8 +879,7 @@ relay_move(struct bufferevent *src, struct bufferevent *dst, uint64_t max)
 	if (len == 0)
 		return 0;
 	/* evbuffer_remove_buffer moves whole chains without copying. */
-	return (uint64_t)evbuffer_remove_buffer(in,
-	    bufferevent_get_output(dst), len);
+	return (uint64_t)evbuffer_remove_buffer(in, dst, len);
 }
 
 void

@@ -102,6 +102,17 @@ copy_headers(const struct h1_msg *msg, struct evbuffer *out, int skip_te)
 	}
 }
 
+/* Our Via entry (RFC 9110 7.6.3): the protocol we received, our name. */
+static void
+add_via(struct evbuffer *out, int minor, const char *hostname)
+{
+	static const char tail[] = " (" IAPROXY_NAME "/" PACKAGE_VERSION ")\r\n";
+
+	evbuffer_add(out, minor ? "Via: 1.1 " : "Via: 1.0 ", 9);
+	evbuffer_add(out, hostname, strlen(hostname));
+	evbuffer_add(out, tail, sizeof(tail) - 1);
+}
+
 int
 forward_build_head(struct conn *c, const struct h1_msg *msg,
     const struct h1_target *t)
@@ -126,8 +137,8 @@ forward_build_head(struct conn *c, const struct h1_msg *msg,
 		else
 			evbuffer_add_printf(out, "Host: %s\r\n", r->host);
 	}
-	evbuffer_add_printf(out, "Via: 1.%d %s (%s/%s)\r\n\r\n",
-	    r->client_minor, r->conf->hostname, IAPROXY_NAME, PACKAGE_VERSION);
+	add_via(out, r->client_minor, r->conf->hostname);
+	evbuffer_add(out, "\r\n", 2);
 	r->head_out = out;
 	return 0;
 }
@@ -138,11 +149,16 @@ forward_start(struct conn *c)
 	struct config *conf = c->req->conf;
 	struct timeval tv;
 
-	/* While the request runs, the client has client_idle_timeout to act. */
+	/*
+	 * The client has client_idle_timeout to send its body and to read
+	 * the answer; once the request is whole it may wait quietly.
+	 * Reading stays on: a client that leaves is noticed, and pipelined
+	 * requests queue only up to the read high-water mark.
+	 */
 	tv.tv_sec = conf->client_idle_timeout / 1000;
 	tv.tv_usec = (conf->client_idle_timeout % 1000) * 1000;
-	bufferevent_set_timeouts(c->bev, &tv, &tv);
-	conn_client_read(c, 0);
+	bufferevent_set_timeouts(c->bev, c->req->req_body_done ? NULL : &tv,
+	    &tv);
 	origin_connect(c, 1, forward_connected);
 }
 
@@ -166,7 +182,9 @@ forward_connected(struct conn *c, int ok, int status, const char *reason)
 {
 	struct request	*r = c->req;
 	struct evbuffer	*out;
+	const char	*head;
 	size_t		 len;
+	ssize_t		 n;
 
 	if (!ok) {
 		conn_abort_http(c, status, reason);
@@ -177,15 +195,26 @@ forward_connected(struct conn *c, int ok, int status, const char *reason)
 	    "connection" : "connected");
 	bufferevent_setcb(c->up, up_readcb, up_writecb, up_eventcb, c);
 	up_timeouts(c);
-	/* Keep head_out: a stale pooled connection means sending it again. */
+	/*
+	 * Keep head_out: a stale pooled connection means sending it again.
+	 * The head goes out with one write(2) when it can, sparing the
+	 * EV_WRITE round trip; what does not fit, or an error, is left to
+	 * the bufferevent.
+	 */
 	out = bufferevent_get_output(c->up);
 	len = evbuffer_get_length(r->head_out);
-	evbuffer_add(out, evbuffer_pullup(r->head_out, -1), len);
-	bufferevent_enable(c->up, EV_READ | EV_WRITE);
-	if (!r->req_body_done) {
-		conn_client_read(c, 1);
+	head = (const char *)evbuffer_pullup(r->head_out, -1);
+	n = 0;
+	if (evbuffer_get_length(out) == 0)
+		n = send(bufferevent_getfd(c->up), head, len, MSG_NOSIGNAL);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n < len)
+		evbuffer_add(out, head + n, len - n);
+	/* EV_WRITE is on from creation; enabling it again costs a syscall. */
+	bufferevent_enable(c->up, EV_READ);
+	if (!r->req_body_done)
 		forward_client_readable(c);
-	}
 }
 
 /* Feed chunked bytes from in to the decoder; how many belong to the body. */
@@ -229,7 +258,8 @@ forward_client_readable(struct conn *c)
 			return;
 		}
 		if (r->req_body == H1_BODY_LENGTH) {
-			moved = relay_move(c->bev, c->up, r->req_remaining);
+			moved = relay_move(c->bev, bufferevent_get_output(c->up),
+			    r->req_remaining);
 			r->req_remaining -= moved;
 			if (r->req_remaining == 0)
 				r->req_body_done = 1;
@@ -243,7 +273,8 @@ forward_client_readable(struct conn *c)
 				    "the request body");
 				return;
 			}
-			moved = relay_move(c->bev, c->up, (uint64_t)n);
+			moved = relay_move(c->bev, bufferevent_get_output(c->up),
+			    (uint64_t)n);
 			if (r->req_chunk.done)
 				r->req_body_done = 1;
 		}
@@ -253,8 +284,12 @@ forward_client_readable(struct conn *c)
 			break;
 	}
 	if (r->req_body_done) {
+		struct timeval tv;
+
 		/* Anything after the body is the next request: it waits. */
-		conn_client_read(c, 0);
+		tv.tv_sec = r->conf->client_idle_timeout / 1000;
+		tv.tv_usec = (r->conf->client_idle_timeout % 1000) * 1000;
+		bufferevent_set_timeouts(c->bev, NULL, &tv);
 		up_timeouts(c);
 	}
 }
@@ -309,6 +344,7 @@ forward_response_head(struct conn *c, const struct h1_msg *msg)
 	struct request	*r = c->req;
 	struct evbuffer	*out;
 	const struct h1_hdr *ct;
+	char		 status[] = "HTTP/1.1 000 ";
 	int		 ka;
 
 	r->status = msg->status;
@@ -335,18 +371,21 @@ forward_response_head(struct conn *c, const struct h1_msg *msg)
 		conn_close(c, "out of memory");
 		return;
 	}
-	evbuffer_add_printf(out, "HTTP/1.1 %d ", msg->status);
+	/* No printf on the hot path: status is three digits (h1_parse.c). */
+	status[9] = '0' + msg->status / 100 % 10;
+	status[10] = '0' + msg->status / 10 % 10;
+	status[11] = '0' + msg->status % 10;
+	evbuffer_add(out, status, sizeof(status) - 1);
 	evbuffer_add(out, msg->reason, msg->reason_len);
 	evbuffer_add(out, "\r\n", 2);
 	copy_headers(msg, out, r->dechunk);
 	if (!ka) {
 		c->close_after = 1;
-		evbuffer_add_printf(out, "Connection: close\r\n");
+		evbuffer_add(out, "Connection: close\r\n", 19);
 	} else if (r->client_minor == 0)
-		evbuffer_add_printf(out, "Connection: keep-alive\r\n");
-	evbuffer_add_printf(out, "Via: 1.%d %s (%s/%s)\r\n\r\n",
-	    msg->version_minor, r->conf->hostname, IAPROXY_NAME,
-	    PACKAGE_VERSION);
+		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+	add_via(out, msg->version_minor, r->conf->hostname);
+	evbuffer_add(out, "\r\n", 2);
 	conn_write_client(c, out);
 	evbuffer_free(out);
 	r->resp_head_sent = 1;
@@ -354,10 +393,24 @@ forward_response_head(struct conn *c, const struct h1_msg *msg)
 	r->head_out = NULL;
 }
 
+static void	up_read(struct bufferevent *, struct conn *);
+
+/* The origin sent something: relay it, writing to the client directly. */
 static void
 up_readcb(struct bufferevent *bev, void *arg)
 {
-	struct conn	*c = arg;
+	struct conn *c = arg;
+
+	conn_ref(c);
+	conn_sink_begin(c);
+	up_read(bev, c);
+	conn_sink_end(c);
+	conn_unref(c);
+}
+
+static void
+up_read(struct bufferevent *bev, struct conn *c)
+{
 	struct request	*r = c->req;
 	struct evbuffer	*in = bufferevent_get_input(bev);
 	struct h1_hdr	 hdrs[MAX_RESP_HDRS];
@@ -428,7 +481,7 @@ dechunk_data(void *arg, const char *data, size_t len)
 {
 	struct conn *c = arg;
 
-	bufferevent_write(c->bev, data, len);
+	evbuffer_add(conn_client_out(c), data, len);
 	c->req->bytes_out += len;
 }
 
@@ -451,7 +504,7 @@ forward_relay_response(struct conn *c)
 		}
 		if (evbuffer_get_length(in) == 0)
 			return;
-		if (relay_dst_full(c->bev)) {
+		if (conn_client_pending(c) >= RELAY_HIGH_WATER) {
 			/* conn_writecb -> forward_client_drained resumes. */
 			bufferevent_disable(c->up, EV_READ);
 			bufferevent_setwatermark(c->bev, EV_WRITE,
@@ -460,7 +513,8 @@ forward_relay_response(struct conn *c)
 		}
 		switch (r->resp_body) {
 		case H1_BODY_LENGTH:
-			moved = relay_move(c->up, c->bev, r->resp_remaining);
+			moved = relay_move(c->up, conn_client_out(c),
+			    r->resp_remaining);
 			r->resp_remaining -= moved;
 			r->bytes_out += moved;
 			if (r->resp_remaining == 0) {
@@ -476,8 +530,7 @@ forward_relay_response(struct conn *c)
 			    evbuffer_get_length(in) == 0) {
 				bufferevent_disable(c->up, EV_READ);
 				r->splice_wanted = 1;
-				if (evbuffer_get_length(
-				    bufferevent_get_output(c->bev)) == 0)
+				if (conn_client_pending(c) == 0)
 					forward_splice_start(c);
 				else
 					bufferevent_setwatermark(c->bev,
@@ -504,14 +557,15 @@ forward_relay_response(struct conn *c)
 				evbuffer_drain(in, (size_t)n);
 				moved = (uint64_t)n;
 			} else {
-				moved = relay_move(c->up, c->bev, (uint64_t)n);
+				moved = relay_move(c->up, conn_client_out(c),
+				    (uint64_t)n);
 				r->bytes_out += moved;
 			}
 			if (r->resp_chunk.done)
 				r->resp_done = 1;
 			break;
 		default:	/* H1_BODY_CLOSE: everything until EOF */
-			moved = relay_move(c->up, c->bev, UINT64_MAX);
+			moved = relay_move(c->up, conn_client_out(c), UINT64_MAX);
 			r->bytes_out += moved;
 			break;
 		}

@@ -13,7 +13,6 @@
 #include <unistd.h>
 #include <sys/resource.h>
 
-#include <event2/thread.h>
 
 #include "proxy.h"
 
@@ -111,8 +110,11 @@ main(int argc, char *argv[])
 
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
-	if (evthread_use_pthreads() == -1)
-		fatalx("libevent has no pthreads support");
+	/*
+	 * No evthread_use_pthreads(): each event_base belongs to one thread
+	 * and the main thread reaches workers through their eventfd, so
+	 * libevent can skip its locks on every event and buffer operation.
+	 */
 	iplimit_init();
 	/* Workers inherit a mask with our signals blocked: main gets them. */
 	sigemptyset(&set);

@@ -213,11 +213,15 @@ struct worker {
 	struct dns_cache	*dns_cache;
 	struct upstream_pool	*pool;
 	struct splice_pipes	*pipes;		/* empty pipes for splice.c */
+	struct evbuffer		*sink;		/* staging for direct writes */
 	struct config		*conf;		/* current; this thread only */
 	struct config		*next_conf;	/* handed over by main, locked */
-	struct event		*ev_reconf;	/* main -> worker: new config */
-	struct event		*ev_stop;	/* main -> worker: drain */
-	struct event		*ev_kill;	/* main -> worker: stop now */
+	int			 notify_fd;	/* eventfd: main -> worker */
+	struct event		*ev_mail;	/* reads notify_fd */
+	int			 mail;		/* MAIL_*, under lock */
+#define MAIL_RECONF	0x1	/* a new config (and listeners) */
+#define MAIL_STOP	0x2	/* drain and exit */
+#define MAIL_KILL	0x4	/* exit now */
 	struct event		*ev_logflush;	/* low priority: write the log */
 	TAILQ_HEAD(, conn)	 conns;
 	size_t			 nconns;
@@ -227,7 +231,7 @@ struct worker {
 	uint64_t		 next_conn_id;
 	char			*logbuf;
 	size_t			 loglen, logcap;
-	pthread_mutex_t		 lock;		/* next_conf, pending_fds */
+	pthread_mutex_t		 lock;		/* mail, next_conf, pending_* */
 	int			*pending_fds;	/* new listener sockets */
 	char			**pending_texts;
 	size_t			 npending;
@@ -342,6 +346,7 @@ struct conn {
 	struct event		*ev_first;	/* waits for the first byte */
 	struct bufferevent	*bev;		/* client side */
 	struct bufferevent	*up;		/* origin side */
+	struct evbuffer		*sink;		/* see conn_sink_begin() */
 	struct request		*req;		/* NULL between requests */
 	struct h1_parser	 parser;
 	struct timeval		 head_deadline;	/* header_timeout */
@@ -369,6 +374,15 @@ void	conn_drain(struct conn *);
 /* Read events on the client between phases (pipelining backpressure). */
 void	conn_client_read(struct conn *, int on);
 void	conn_write_client(struct conn *, struct evbuffer *);
+/*
+ * Where bytes for the client go now: the bufferevent's output, or, between
+ * conn_sink_begin() and conn_sink_end(), the worker's staging buffer that
+ * conn_sink_end() writes straight to the socket.
+ */
+struct evbuffer *conn_client_out(struct conn *);
+size_t	conn_client_pending(struct conn *);
+void	conn_sink_begin(struct conn *);
+void	conn_sink_end(struct conn *);
 
 /* forward.c */
 /* Build the origin-bound head (req->head_out) from the client's. */
@@ -402,7 +416,7 @@ void	origin_connect(struct conn *, int use_pool, origin_cb);
 /* shared helpers in conn.c */
 /* Relay with backpressure: move what fits from src input to dst output. */
 #define RELAY_HIGH_WATER	(256 * 1024)
-uint64_t relay_move(struct bufferevent *src, struct bufferevent *dst,
+uint64_t relay_move(struct bufferevent *src, struct evbuffer *dst,
 	    uint64_t max);
 int	relay_dst_full(struct bufferevent *dst);
 /* Raise libevent's per-syscall read/write sizes for relaying. */

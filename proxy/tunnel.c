@@ -132,7 +132,7 @@ tunnel_readcb(struct bufferevent *bev, void *arg)
 
 	if (dst == NULL)
 		return;
-	n = relay_move(bev, dst, UINT64_MAX);
+	n = relay_move(bev, bufferevent_get_output(dst), UINT64_MAX);
 	if (bev == c->bev)
 		r->tunnel_up += n;
 	else

@@ -2,9 +2,10 @@
  * Workers: one thread each, with its own event_base, resolver, upstream
  * pool and SO_REUSEPORT listening sockets, so the kernel spreads new
  * connections over the workers and a connection never changes thread.
- * The main thread talks to a worker only by activating one of its events
- * (reconfigure, stop, kill); everything else a worker owns is touched by
- * its own thread alone.
+ * The main thread talks to a worker only through its mailbox: a few flags
+ * under the worker's mutex and an eventfd that wakes its loop.  Everything
+ * else a worker owns is touched by its own thread alone, so libevent runs
+ * without locks.
  */
 #include "config.h"
 
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 
 #include <event2/thread.h>
 
@@ -173,6 +175,28 @@ worker_kill_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(w->base);
 }
 
+/* The eventfd rang: read the mail and act on it, in order. */
+static void
+worker_mail_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	uint64_t	 n;
+	int		 mail;
+
+	if (read(fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		log_warn("worker %d: mailbox", w->id);
+	pthread_mutex_lock(&w->lock);
+	mail = w->mail;
+	w->mail = 0;
+	pthread_mutex_unlock(&w->lock);
+	if (mail & MAIL_RECONF)
+		worker_reconf_cb(-1, 0, w);
+	if (mail & MAIL_STOP)
+		worker_stop_cb(-1, 0, w);
+	if (mail & MAIL_KILL)
+		worker_kill_cb(-1, 0, w);
+}
+
 static void
 worker_logflush_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -227,14 +251,17 @@ worker_start(struct worker *w, int id, struct config *conf, int *fds,
 	evdns_base_set_option(w->dns, "timeout:", "5");
 	evdns_base_set_option(w->dns, "attempts:", "2");
 	evdns_base_load_hosts(w->dns, NULL);
-	if ((w->dns_cache = dns_cache_new()) == NULL ||
+	if ((w->sink = evbuffer_new()) == NULL ||
+	    (w->dns_cache = dns_cache_new()) == NULL ||
 	    (w->pool = upstream_pool_new(w)) == NULL)
 		return -1;
-	w->ev_reconf = event_new(w->base, -1, 0, worker_reconf_cb, w);
-	w->ev_stop = event_new(w->base, -1, 0, worker_stop_cb, w);
-	w->ev_kill = event_new(w->base, -1, 0, worker_kill_cb, w);
+	if ((w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		return -1;
+	w->ev_mail = event_new(w->base, w->notify_fd, EV_READ | EV_PERSIST,
+	    worker_mail_cb, w);
 	w->ev_logflush = event_new(w->base, -1, 0, worker_logflush_cb, w);
-	if (!w->ev_reconf || !w->ev_stop || !w->ev_kill || !w->ev_logflush)
+	if (w->ev_mail == NULL || w->ev_logflush == NULL ||
+	    event_add(w->ev_mail, NULL) == -1)
 		return -1;
 	event_priority_set(w->ev_logflush, 1);
 	for (i = 0; i < nfds; i++)
@@ -243,6 +270,19 @@ worker_start(struct worker *w, int id, struct config *conf, int *fds,
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
 		return -1;
 	return 0;
+}
+
+/* Main thread: post mail (MAIL_* bits) and wake the worker. */
+static void
+worker_post(struct worker *w, int mail)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->lock);
+	w->mail |= mail;
+	pthread_mutex_unlock(&w->lock);
+	if (write(w->notify_fd, &one, sizeof(one)) != sizeof(one))
+		log_warn("worker %d: wake-up", w->id);
 }
 
 void
@@ -257,19 +297,19 @@ worker_reconfigure(struct worker *w, struct config *conf, int *fds,
 	w->pending_texts = texts;
 	w->npending = nfds;
 	pthread_mutex_unlock(&w->lock);
-	event_active(w->ev_reconf, EV_TIMEOUT, 0);
+	worker_post(w, MAIL_RECONF);
 }
 
 void
 worker_stop(struct worker *w)
 {
-	event_active(w->ev_stop, EV_TIMEOUT, 0);
+	worker_post(w, MAIL_STOP);
 }
 
 void
 worker_kill(struct worker *w)
 {
-	event_active(w->ev_kill, EV_TIMEOUT, 0);
+	worker_post(w, MAIL_KILL);
 }
 
 void
