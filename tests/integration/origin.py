@@ -14,6 +14,7 @@ Endpoints (any method; HEAD gets the head only):
                body_sha256, body_framing, expect, sent_100
   /slow/MS     waits MS ms, then answers "slow\\n"
   /status/N    answers status N
+  /short/N     promises N bytes (Content-Length), sends N/2, then closes
   /reset       closes the socket (RST) without answering
   /garbage     answers bytes that are not HTTP, then closes
   /headers     answers with hop-by-hop headers that a proxy must strip
@@ -225,6 +226,17 @@ def handle(conn):
 				k = min(len(PATTERN), n - off)
 				conn.send(PATTERN[:k])
 				off += k
+	elif seg[0] == "short" and len(seg) == 2:
+		# Promises N bytes, sends half of them, then closes.
+		n = int(seg[1])
+		conn.send(response(200, [("Content-Type", "application/octet-stream"),
+		    ("Content-Length", n)], b"", True))
+		off = 0
+		while off < n // 2:
+			k = min(len(PATTERN), n // 2 - off)
+			conn.send(PATTERN[:k])
+			off += k
+		return False
 	elif seg[0] == "chunked" and len(seg) == 2:
 		n = int(seg[1])
 		conn.send(response(200, [("Content-Type", "application/octet-stream"),
