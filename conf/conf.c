@@ -23,6 +23,13 @@
  * leaks and wedges its include stack after an error in an included file;
  * conf_include() parses included files itself.
  *
+ * Sections come from conf_sections[]: pac, ntlm (at most one) and the
+ * titled network blocks.  Checks on a section as a whole run at its
+ * closing brace (a section's validate callback runs once); the hash file
+ * named by ntlm is read and checked as part of every load, so `-t`,
+ * start-up and reload all see its errors as "HASHFILE:LINE: message",
+ * and its bytes are wiped before they are freed.
+ *
  * libconfuse keeps its lexer in globals and its callbacks carry no user
  * pointer, so the state of one load lives in conf_cur: conf_load() is not
  * reentrant and must only be called from one thread at a time (the main
@@ -31,6 +38,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -52,6 +60,10 @@
 #define CONF_FILE_MAX		(4 << 20) /* bytes in one config file */
 #define CONF_EOF_NAME		"__end_of_file__"
 #define CONF_EOF_LINE		CONF_EOF_NAME " = 0\n"
+#define CONF_NAME_MAX		64	/* a network's name */
+#define NB_NAME_MAX		15	/* NetBIOS name, MS-NLMP 2.2.2.1 */
+#define HASHFILE_MAX		(64 << 20) /* bytes in the hash file */
+#define HASHFILE_NAME_MAX	256	/* bytes of a user or domain name */
 #define DNS_NAME_MAX		253	/* RFC 1035 section 2.3.4, as text */
 #define DNS_LABEL_MAX		63
 
@@ -66,6 +78,10 @@ enum conf_vtype {
 	CV_LOGFMT,	/* squid | json */
 	CV_DOMAINS,	/* list of "host" / ".suffix" */
 	CV_CIDRS,	/* list of CIDR blocks */
+	CV_NBNAME,	/* NetBIOS name, kept upper-cased */
+	CV_FILE,	/* a file name (no "-") */
+	CV_BACKEND,	/* hashfile | ldap | winbind */
+	CV_AUTH,	/* list of none | ntlm | negotiate | saml */
 };
 
 struct conf_var {
@@ -76,8 +92,8 @@ struct conf_var {
 	long		 min;		/*  CV_MSEC) */
 	long		 max;
 	const char	*sdef;		/* others, in libconfuse syntax */
-	size_t		 off;		/* numbers: field in struct config */
-	size_t		 size;		/*  and its size (int or size_t) */
+	size_t		 off;		/* field in struct config (numbers, */
+	size_t		 size;		/*  strings) and its size */
 };
 
 #define FIELD(f)	offsetof(struct config, f), sizeof(((struct config *)0)->f)
@@ -93,8 +109,8 @@ static const struct conf_var conf_vars[] = {
 	{ "listen", CV_LISTEN, NULL, 0, 0, 0,
 	    "{\"127.0.0.1:3128\"}", NOFIELD },
 	{ "workers", CV_INT, NULL, 0, 0, 64, NULL, FIELD(workers) },
-	{ "hostname", CV_HOSTNAME, NULL, 0, 0, 0, NULL, NOFIELD },
-	{ "access_log", CV_PATH, NULL, 0, 0, 0, "-", NOFIELD },
+	{ "hostname", CV_HOSTNAME, NULL, 0, 0, 0, NULL, FIELD(hostname) },
+	{ "access_log", CV_PATH, NULL, 0, 0, 0, "-", FIELD(access_log) },
 	{ "log_format", CV_LOGFMT, NULL, LOG_FORMAT_SQUID, 0, 0, NULL,
 	    FIELD(log_format) },
 	{ "connect_ports", CV_PORTS, NULL, 0, 1, 65535, "{443}", NOFIELD },
@@ -131,13 +147,59 @@ static const struct conf_var conf_vars[] = {
 
 	{ "direct_domains", CV_DOMAINS, "pac", 0, 0, 0, NULL, NOFIELD },
 	{ "direct_networks", CV_CIDRS, "pac", 0, 0, 0, NULL, NOFIELD },
+
+	/*
+	 * NTLM sign-in.  MS-NLMP lets a server accept NTLMv2 timestamps up
+	 * to 36 hours off (MaxLifetime); we default to 5 minutes, the
+	 * Kerberos clock skew administrators already know.
+	 */
+	{ "domain", CV_NBNAME, "ntlm", 0, 0, 0, NULL, FIELD(ntlm.domain) },
+	{ "dns_domain", CV_HOSTNAME, "ntlm", 0, 0, 0, NULL,
+	    FIELD(ntlm.dns_domain) },
+	{ "computer", CV_NBNAME, "ntlm", 0, 0, 0, NULL, FIELD(ntlm.computer) },
+	{ "backend", CV_BACKEND, "ntlm", NTLM_BACKEND_HASHFILE, 0, 0, NULL,
+	    FIELD(ntlm.backend) },
+	{ "hashfile", CV_FILE, "ntlm", 0, 0, 0, NULL, FIELD(ntlm.hashfile) },
+	{ "max_skew", CV_MSEC, "ntlm", SEC(300), 1, SEC(129600), NULL,
+	    FIELD(ntlm.max_skew) },
+	{ "challenge_ttl", CV_MSEC, "ntlm", SEC(60), 1, SEC(3600), NULL,
+	    FIELD(ntlm.challenge_ttl) },
+
+	/* network "name" { }: many, copied by conf_copy_networks(). */
+	{ "src", CV_CIDRS, "network", 0, 0, 0, NULL, NOFIELD },
+	{ "auth", CV_AUTH, "network", 0, 0, 0, NULL, NOFIELD },
 };
 #define CONF_NVARS	(sizeof(conf_vars) / sizeof(conf_vars[0]))
+
+/*
+ * The sections, with their libconfuse flags.  ntlm has no default
+ * instance, so that "no ntlm section" can be told from an empty one.
+ * network titles must be unique: libconfuse would otherwise merge two
+ * blocks of the same name silently.
+ */
+static const struct conf_section {
+	const char	*name;
+	int		 flags;
+} conf_sections[] = {
+	{ "pac", CFGF_NONE },
+	{ "ntlm", CFGF_NODEFAULT },
+	{ "network", CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES },
+};
+#define CONF_NSECTIONS	(sizeof(conf_sections) / sizeof(conf_sections[0]))
 
 /* Where an option was last set, for messages about it after the parse. */
 struct conf_where {
 	char		*file;
 	int		 line;
+};
+
+/*
+ * Where a section ended.  libconfuse keeps no line for where a section
+ * began; checks on a whole section report its closing brace.
+ */
+struct conf_secend {
+	const cfg_t	*sec;
+	struct conf_where at;
 };
 
 /* The state of one conf_load(), reached from the libconfuse callbacks. */
@@ -152,6 +214,9 @@ struct conf_parse {
 	int		 eofseen;	/* read the sentinel (conf_cb_eof) */
 	int		 eofline;	/* its line in the file being read */
 	struct conf_where where[CONF_NVARS];
+	struct conf_secend ntlm_end;	/* the ntlm section, if any */
+	struct conf_secend *net_end;	/* each network, in file order */
+	size_t		 nnet_end;
 };
 
 static struct conf_parse *conf_cur;
@@ -163,7 +228,8 @@ static void	 conf_errat(struct conf_parse *, const struct conf_var *,
 		    __attribute__((__format__(__printf__, 3, 4)));
 static void	 conf_errfunc(cfg_t *, const char *, va_list);
 static const char *conf_filename(cfg_t *);
-static const struct conf_var *conf_var_find(const char *);
+static const struct conf_var *conf_var_find(const char *, const char *);
+static const struct conf_var *conf_var_of(cfg_t *, cfg_opt_t *);
 static void	 conf_note(cfg_t *, const struct conf_var *);
 static int	 conf_number(const char *, int, long *);
 static const char *conf_fmt_num(const struct conf_var *, long, char *,
@@ -171,6 +237,12 @@ static const char *conf_fmt_num(const struct conf_var *, long, char *,
 static int	 conf_cb_num(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	 conf_cb_str(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	 conf_cb_logfmt(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_cb_backend(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_cb_auth(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_secend_set(struct conf_secend *, cfg_t *, const cfg_t *);
+static int	 conf_end_ntlm(cfg_t *, cfg_opt_t *);
+static int	 conf_end_network(cfg_t *, cfg_opt_t *);
+static int	 conf_nbname_ok(const char *);
 static int	 conf_dns_name_ok(const char *);
 static int	 conf_listen_parse(const char *, struct conf_listen *);
 static char	*conf_slurp(const char *, int);
@@ -189,7 +261,17 @@ static int	 conf_parse_input(struct conf_parse *, cfg_t *, const char *,
 static int	 conf_copy(struct conf_parse *, struct config *, cfg_t *);
 static int	 conf_copy_var(struct config *, const struct conf_var *,
 		    cfg_opt_t *);
+static int	 conf_copy_networks(struct conf_parse *, struct config *,
+		    cfg_t *);
 static int	 conf_check(struct conf_parse *, struct config *);
+static void	 conf_check_ntlm(struct conf_parse *, struct config *);
+static void	 conf_hashfile_load(struct conf_parse *, struct config *);
+static int	 conf_hashfile_line(struct conf_parse *, const char *, int,
+		    char *, struct ntlm_user *);
+static int	 conf_user_cmp(const void *, const void *);
+static int	 conf_hashent_cmp(const void *, const void *);
+static int	 conf_casecmp(const char *, const char *);
+static void	 conf_parse_free(struct conf_parse *);
 static void	 conf_free(struct config *);
 
 /*
@@ -254,13 +336,19 @@ static void
 conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	struct conf_parse	*p = conf_cur;
-	char			 msg[CONF_MSG_MAX];
+	char			 msg[CONF_MSG_MAX], title[CONF_MSG_MAX];
 	int			 line;
 
 	if (p == NULL)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	line = cfg != NULL ? cfg->line : 0;
+	/* CFGF_NO_TITLE_DUPES; only network sections have titles. */
+	if (strncmp(msg, "found duplicate title ", 22) == 0) {
+		snprintf(title, sizeof(title), "%s", msg + 22);
+		snprintf(msg, sizeof(msg), "network %.400s is defined twice",
+		    title);
+	}
 	/*
 	 * At end of input libconfuse is on our sentinel line (or past it):
 	 * say the file's last line, and call the sentinel what it is.
@@ -290,15 +378,33 @@ conf_filename(cfg_t *cfg)
 	return (conf_cur != NULL ? conf_cur->file : "(config)");
 }
 
+/* The row for option name in section sec (NULL: the top level). */
 static const struct conf_var *
-conf_var_find(const char *name)
+conf_var_find(const char *sec, const char *name)
 {
-	size_t	i;
+	const struct conf_var	*v;
+	size_t			 i;
 
-	for (i = 0; i < CONF_NVARS; i++)
-		if (strcmp(conf_vars[i].name, name) == 0)
-			return (&conf_vars[i]);
+	for (i = 0; i < CONF_NVARS; i++) {
+		v = &conf_vars[i];
+		if (strcmp(v->name, name) != 0)
+			continue;
+		if (sec == NULL ? v->section == NULL :
+		    v->section != NULL && strcmp(v->section, sec) == 0)
+			return (v);
+	}
 	return (NULL);
+}
+
+/* The row for opt as seen by a callback on section cfg. */
+static const struct conf_var *
+conf_var_of(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*sec = cfg != NULL ? cfg_name(cfg) : NULL;
+
+	if (sec != NULL && strcmp(sec, "root") == 0)
+		sec = NULL;
+	return (conf_var_find(sec, opt->name));
 }
 
 /* Remember where v was set: checks across options report that line. */
@@ -390,7 +496,7 @@ conf_fmt_num(const struct conf_var *v, long n, char *buf, size_t len)
 static int
 conf_cb_num(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	const struct conf_var	*v = conf_var_find(opt->name);
+	const struct conf_var	*v = conf_var_of(cfg, opt);
 	char			 lo[32], hi[32];
 	long			 n;
 
@@ -417,7 +523,7 @@ conf_cb_num(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 static int
 conf_cb_str(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	const struct conf_var	*v = conf_var_find(opt->name);
+	const struct conf_var	*v = conf_var_of(cfg, opt);
 	struct conf_listen	 l;
 	struct cidr		 c;
 	unsigned int		 i;
@@ -458,6 +564,16 @@ conf_cb_str(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 			cfg_error(cfg, "%s: empty file name (use \"-\" for "
 			    "standard output)", v->name);
 		break;
+	case CV_FILE:
+		if (*value == '\0')
+			cfg_error(cfg, "%s: empty file name", v->name);
+		break;
+	case CV_NBNAME:
+		if (!conf_nbname_ok(value))
+			cfg_error(cfg, "%s: '%s' is not a NetBIOS name (1 to "
+			    "%d letters, digits, '-', '_' or '.')", v->name,
+			    value, NB_NAME_MAX);
+		break;
 	case CV_DOMAINS:
 		s = value[0] == '.' ? value + 1 : value;
 		if (!conf_dns_name_ok(s))
@@ -479,7 +595,7 @@ conf_cb_str(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 static int
 conf_cb_logfmt(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	const struct conf_var	*v = conf_var_find(opt->name);
+	const struct conf_var	*v = conf_var_of(cfg, opt);
 
 	if (v == NULL || value == NULL)
 		return (-1);
@@ -494,6 +610,173 @@ conf_cb_logfmt(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 		    value);
 	}
 	return (0);
+}
+
+/*
+ * ntlm backend is a bare word.  Only the hash file exists yet; the others
+ * are refused by name so that a config written for them fails loudly.
+ */
+static int
+conf_cb_backend(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	const struct conf_var	*v = conf_var_of(cfg, opt);
+
+	if (v == NULL || value == NULL)
+		return (-1);
+	conf_note(cfg, v);
+	*(long *)result = v->def;
+	if (strcmp(value, "hashfile") == 0)
+		*(long *)result = NTLM_BACKEND_HASHFILE;
+	else if (strcmp(value, "ldap") == 0 || strcmp(value, "winbind") == 0)
+		cfg_error(cfg, "ntlm backend '%s' is not available yet", value);
+	else
+		cfg_error(cfg, "backend: '%s' is not hashfile, ldap or winbind",
+		    value);
+	return (0);
+}
+
+/* One word of a network's auth list, kept as its AUTH_* bit (0: bad). */
+static int
+conf_cb_auth(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	const struct conf_var	*v = conf_var_of(cfg, opt);
+
+	if (v == NULL || value == NULL)
+		return (-1);
+	conf_note(cfg, v);
+	*(long *)result = 0;
+	if (strcmp(value, "none") == 0)
+		*(long *)result = AUTH_NONE;
+	else if (strcmp(value, "ntlm") == 0)
+		*(long *)result = AUTH_NTLM;
+	else if (strcmp(value, "negotiate") == 0 || strcmp(value, "saml") == 0)
+		cfg_error(cfg, "auth method '%s' is not available yet", value);
+	else
+		cfg_error(cfg, "auth: '%s' is not none, ntlm, negotiate or "
+		    "saml", value);
+	return (0);
+}
+
+/* Remember where the section that just closed ended (conf_end_*). */
+static int
+conf_secend_set(struct conf_secend *e, cfg_t *parent, const cfg_t *sec)
+{
+	free(e->at.file);
+	e->sec = sec;
+	e->at.line = parent->line;
+	e->at.file = strdup(conf_filename(parent));
+	return (e->at.file == NULL ? -1 : 0);
+}
+
+/*
+ * Called by libconfuse at the closing brace of an ntlm section (a
+ * section validate callback runs once, unlike a list's): the checks on
+ * the section as a whole, reported at that brace.  A second section
+ * would silently replace the first, so it is an error.
+ */
+static int
+conf_end_ntlm(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct conf_parse	*p = conf_cur;
+	cfg_t			*sec;
+	const char		*file = conf_filename(cfg);
+
+	if (p == NULL || (sec = cfg_opt_getnsec(opt, 0)) == NULL)
+		return (-1);
+	if (p->ntlm_end.at.line > 0) {
+		conf_err(p, "%s:%d: ntlm: section given twice (first ended at "
+		    "%s:%d)", file, cfg->line, p->ntlm_end.at.file,
+		    p->ntlm_end.at.line);
+		return (0);
+	}
+	if (conf_secend_set(&p->ntlm_end, cfg, sec) == -1) {
+		cfg_error(cfg, "out of memory");
+		return (-1);
+	}
+	if (cfg_getstr(sec, "domain") == NULL)
+		conf_err(p, "%s:%d: ntlm: domain is required", file,
+		    cfg->line);
+	if (cfg_getint(sec, "backend") == NTLM_BACKEND_HASHFILE &&
+	    cfg_getstr(sec, "hashfile") == NULL)
+		conf_err(p, "%s:%d: ntlm: hashfile is required with backend "
+		    "hashfile", file, cfg->line);
+	return (0);
+}
+
+/*
+ * Called by libconfuse at the closing brace of each network section: its
+ * name, a non-empty src and a non-empty auth list with "none" alone.
+ * Whether an ntlm section exists is only known at the end of the file
+ * (conf_check), so the place is kept for that.
+ */
+static int
+conf_end_network(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct conf_parse	*p = conf_cur;
+	struct conf_secend	*e;
+	cfg_t			*sec;
+	const char		*file = conf_filename(cfg), *name, *s;
+	unsigned int		 i, n;
+	unsigned		 bits = 0;
+
+	n = cfg_opt_size(opt);
+	if (p == NULL || n == 0 || (sec = cfg_opt_getnsec(opt, n - 1)) == NULL)
+		return (-1);
+	if ((e = reallocarray(p->net_end, p->nnet_end + 1, sizeof(*e))) ==
+	    NULL) {
+		cfg_error(cfg, "out of memory");
+		return (-1);
+	}
+	p->net_end = e;
+	e = &p->net_end[p->nnet_end];
+	memset(e, 0, sizeof(*e));
+	if (conf_secend_set(e, cfg, sec) == -1) {
+		cfg_error(cfg, "out of memory");
+		return (-1);
+	}
+	p->nnet_end++;
+
+	/* The name shows in logs and messages: keep it short and plain. */
+	name = cfg_title(sec) != NULL ? cfg_title(sec) : "";
+	for (s = name; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			break;
+	if (*name == '\0' || *s != '\0' || strlen(name) > CONF_NAME_MAX) {
+		conf_err(p, "%s:%d: network '%s': the name must be 1 to %d "
+		    "characters, none of them control characters", file,
+		    cfg->line, name, CONF_NAME_MAX);
+	}
+	if (cfg_size(sec, "src") == 0)
+		conf_err(p, "%s:%d: network '%s': src is required (one or more "
+		    "address blocks)", file, cfg->line, name);
+	if (cfg_size(sec, "auth") == 0)
+		conf_err(p, "%s:%d: network '%s': auth is required (none, "
+		    "ntlm, negotiate or saml)", file, cfg->line, name);
+	for (i = 0; i < cfg_size(sec, "auth"); i++)
+		bits |= (unsigned)cfg_getnint(sec, "auth", i);
+	if ((bits & AUTH_NONE) && (bits & ~(unsigned)AUTH_NONE))
+		conf_err(p, "%s:%d: network '%s': auth none cannot be combined "
+		    "with other methods", file, cfg->line, name);
+	return (0);
+}
+
+/*
+ * A NetBIOS domain or computer name as we accept it: 1 to 15 letters,
+ * digits, '-', '_' and '.' (the names go into the CHALLENGE message's
+ * target info, MS-NLMP 2.2.2.1, and Windows refuses most punctuation in
+ * them).
+ */
+static int
+conf_nbname_ok(const char *s)
+{
+	size_t	len;
+
+	for (len = 0; s[len] != '\0'; len++)
+		if (!isascii((unsigned char)s[len]) ||
+		    !(isalnum((unsigned char)s[len]) || s[len] == '-' ||
+		    s[len] == '_' || s[len] == '.'))
+			return (0);
+	return (len >= 1 && len <= NB_NAME_MAX);
 }
 
 /*
@@ -841,8 +1124,20 @@ conf_opt_init(cfg_opt_t *o, const struct conf_var *v)
 		o->def.number = v->def;
 		o->parsecb = conf_cb_logfmt;
 		break;
+	case CV_BACKEND:
+		o->type = CFGT_INT;
+		o->def.number = v->def;
+		o->parsecb = conf_cb_backend;
+		break;
+	case CV_AUTH:
+		o->type = CFGT_INT;
+		o->flags = CFGF_LIST;
+		o->parsecb = conf_cb_auth;
+		break;
 	case CV_HOSTNAME:
 	case CV_PATH:
+	case CV_NBNAME:
+	case CV_FILE:
 		o->type = CFGT_STR;
 		o->def.string = v->sdef;
 		o->parsecb = conf_cb_str;
@@ -878,31 +1173,38 @@ conf_opt_eof(cfg_opt_t *o)
 }
 
 /*
- * Build the libconfuse option lists from conf_vars[] and initialise a
- * cfg_t.  Sections are the distinct `section` names of the table; only
- * "pac" for now, so it is spelled out.
+ * Build the libconfuse option lists from conf_vars[] and conf_sections[]
+ * and initialise a cfg_t.  Every section knows include() and the
+ * end-of-file sentinel; ntlm and network get their closing checks.
  */
 static cfg_t *
 conf_cfg_init(void)
 {
-	cfg_opt_t	 top[CONF_NVARS + 4], pac[CONF_NVARS + 3];
-	size_t		 i, ntop = 0, npac = 0;
+	cfg_opt_t	 top[CONF_NVARS + CONF_NSECTIONS + 3];
+	cfg_opt_t	 sub[CONF_NSECTIONS][CONF_NVARS + 3];
+	size_t		 i, j, n, ntop = 0;
 	cfg_t		*cfg;
 
-	for (i = 0; i < CONF_NVARS; i++) {
+	for (i = 0; i < CONF_NVARS; i++)
 		if (conf_vars[i].section == NULL)
 			conf_opt_init(&top[ntop++], &conf_vars[i]);
-		else
-			conf_opt_init(&pac[npac++], &conf_vars[i]);
-	}
-	conf_opt_func(&pac[npac++], "include", conf_include);
-	conf_opt_eof(&pac[npac++]);
-	memset(&pac[npac], 0, sizeof(pac[npac]));
+	for (j = 0; j < CONF_NSECTIONS; j++) {
+		n = 0;
+		for (i = 0; i < CONF_NVARS; i++)
+			if (conf_vars[i].section != NULL &&
+			    strcmp(conf_vars[i].section,
+			    conf_sections[j].name) == 0)
+				conf_opt_init(&sub[j][n++], &conf_vars[i]);
+		conf_opt_func(&sub[j][n++], "include", conf_include);
+		conf_opt_eof(&sub[j][n++]);
+		memset(&sub[j][n], 0, sizeof(sub[j][n]));
 
-	memset(&top[ntop], 0, sizeof(top[ntop]));
-	top[ntop].name = "pac";
-	top[ntop].type = CFGT_SEC;
-	top[ntop++].subopts = pac;
+		memset(&top[ntop], 0, sizeof(top[ntop]));
+		top[ntop].name = conf_sections[j].name;
+		top[ntop].type = CFGT_SEC;
+		top[ntop].flags = conf_sections[j].flags;
+		top[ntop++].subopts = sub[j];
+	}
 	conf_opt_func(&top[ntop++], "include", conf_include);
 	conf_opt_eof(&top[ntop++]);
 	memset(&top[ntop], 0, sizeof(top[ntop]));
@@ -911,6 +1213,8 @@ conf_cfg_init(void)
 	if ((cfg = cfg_init(top, CFGF_NONE)) == NULL)
 		return (NULL);
 	cfg_set_error_function(cfg, conf_errfunc);
+	cfg_set_validate_func(cfg, "ntlm", conf_end_ntlm);
+	cfg_set_validate_func(cfg, "network", conf_end_network);
 	return (cfg);
 }
 
@@ -961,6 +1265,7 @@ conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 	case CV_INT:
 	case CV_MSEC:
 	case CV_LOGFMT:
+	case CV_BACKEND:
 		num = cfg_opt_getnint(o, 0);
 		if (v->type == CV_LOGFMT)
 			c->log_format = (enum log_format)num;
@@ -991,14 +1296,21 @@ conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 		}
 		break;
 	case CV_HOSTNAME:
-		if ((s = cfg_opt_getnstr(o, 0)) != NULL &&
-		    (c->hostname = strdup(s)) == NULL)
-			return (-1);
-		break;
 	case CV_PATH:
-		if ((c->access_log = strdup(cfg_opt_getnstr(o, 0))) == NULL)
+	case CV_FILE:
+	case CV_NBNAME:
+		/* Unset (NULL) stays NULL: conf_check fills defaults. */
+		if ((s = cfg_opt_getnstr(o, 0)) == NULL)
+			break;
+		if ((s = strdup(s)) == NULL)
 			return (-1);
+		*(char **)(base + v->off) = s;
+		if (v->type == CV_NBNAME)
+			for (; *s != '\0'; s++)
+				*s = (char)toupper((unsigned char)*s);
 		break;
+	case CV_AUTH:
+		break;		/* conf_copy_networks() */
 	case CV_DOMAINS:
 		if (n > 0 && (c->pac_direct_domains = calloc(n,
 		    sizeof(char *))) == NULL)
@@ -1036,8 +1348,14 @@ conf_copy(struct conf_parse *p, struct config *c, cfg_t *cfg)
 	cfg_opt_t		*o;
 	size_t			 i;
 
+	c->ntlm.enabled = cfg_size(cfg, "ntlm") > 0;
 	for (i = 0; i < CONF_NVARS; i++) {
 		v = &conf_vars[i];
+		if (v->section != NULL && strcmp(v->section, "network") == 0)
+			continue;	/* conf_copy_networks() */
+		if (v->section != NULL && strcmp(v->section, "ntlm") == 0 &&
+		    !c->ntlm.enabled)
+			continue;	/* no section, no values */
 		sec = v->section != NULL ? cfg_getsec(cfg, v->section) : cfg;
 		if (sec == NULL || (o = cfg_getopt(sec, v->name)) == NULL ||
 		    conf_copy_var(c, v, o) == -1) {
@@ -1045,8 +1363,52 @@ conf_copy(struct conf_parse *p, struct config *c, cfg_t *cfg)
 			return (-1);
 		}
 	}
-	return (0);
+	return (conf_copy_networks(p, c, cfg));
 }
+
+/*
+ * Copy the network sections, in file order.  Their values were checked
+ * while parsing and their shape at each closing brace (conf_end_network).
+ */
+static int
+conf_copy_networks(struct conf_parse *p, struct config *c, cfg_t *cfg)
+{
+	struct conf_network	*n;
+	cfg_t			*sec;
+	unsigned int		 i, j, nnet = cfg_size(cfg, "network");
+
+	if (nnet == 0)
+		return (0);
+	if ((c->networks = calloc(nnet, sizeof(*c->networks))) == NULL)
+		goto nomem;
+	for (i = 0; i < nnet; i++) {
+		sec = cfg_getnsec(cfg, "network", i);
+		n = &c->networks[i];
+		c->nnetworks = i + 1;
+		if ((n->name = strdup(cfg_title(sec))) == NULL)
+			goto nomem;
+		n->nsrc = cfg_size(sec, "src");
+		if ((n->src = calloc(n->nsrc, sizeof(*n->src))) == NULL)
+			goto nomem;
+		for (j = 0; j < n->nsrc; j++)
+			if (cidr_parse(cfg_getnstr(sec, "src", j),
+			    &n->src[j]) == -1)
+				goto nomem;	/* checked while parsing */
+		for (j = 0; j < cfg_size(sec, "auth"); j++)
+			n->auth |= (unsigned)cfg_getnint(sec, "auth", j);
+	}
+	return (0);
+
+ nomem:
+	conf_err(p, "%s: network: out of memory", p->file);
+	return (-1);
+}
+
+/* A hash-file line while the file is read: the entry and where it was. */
+struct conf_hashent {
+	struct ntlm_user u;
+	int		 line;
+};
 
 /* Checks across options, and defaults that depend on the machine. */
 static int
@@ -1055,13 +1417,14 @@ conf_check(struct conf_parse *p, struct config *c)
 	const struct conf_var	*vl, *vh;
 	char			 host[256];
 	long			 ncpu;
+	size_t			 i;
 	int			 errs = p->nerrors;
 
 	if (c->nlisten == 0)
-		conf_errat(p, conf_var_find("listen"),
+		conf_errat(p, conf_var_find(NULL, "listen"),
 		    "listen: at least one address is required");
-	vl = conf_var_find("max_line_bytes");
-	vh = conf_var_find("max_header_bytes");
+	vl = conf_var_find(NULL, "max_line_bytes");
+	vh = conf_var_find(NULL, "max_header_bytes");
 	if (c->max_line_bytes > c->max_header_bytes)
 		conf_errat(p, p->where[vl - conf_vars].line > 0 ? vl : vh,
 		    "max_line_bytes (%zu) must not exceed max_header_bytes "
@@ -1086,7 +1449,330 @@ conf_check(struct conf_parse *p, struct config *c)
 				conf_err(p, "%s: out of memory", p->file);
 		}
 	}
+
+	if (c->ntlm.enabled)
+		conf_check_ntlm(p, c);
+	/* Closing braces were noted in file order, as the sections are. */
+	for (i = 0; i < c->nnetworks; i++)
+		if ((c->networks[i].auth & AUTH_NTLM) && !c->ntlm.enabled &&
+		    i < p->nnet_end)
+			conf_err(p, "%s:%d: network '%s' uses ntlm but there is "
+			    "no ntlm section", p->net_end[i].at.file,
+			    p->net_end[i].at.line, c->networks[i].name);
 	return (p->nerrors == errs ? 0 : -1);
+}
+
+/*
+ * ntlm defaults that depend on other options, then the hash file.  The
+ * section's own shape was checked at its closing brace (conf_end_ntlm).
+ */
+static void
+conf_check_ntlm(struct conf_parse *p, struct config *c)
+{
+	const struct conf_var	*v = conf_var_find("ntlm", "hashfile");
+	const struct conf_where	*w = &p->where[v - conf_vars];
+	struct conf_ntlm	*n = &c->ntlm;
+	char			*s;
+	size_t			 len;
+
+	if (n->domain == NULL)
+		return;		/* reported by conf_end_ntlm */
+	if (n->dns_domain == NULL) {
+		if ((n->dns_domain = strdup(n->domain)) == NULL)
+			goto nomem;
+		for (s = n->dns_domain; *s != '\0'; s++)
+			*s = (char)tolower((unsigned char)*s);
+	}
+	/*
+	 * The NetBIOS computer name Windows derives from a host name: its
+	 * first label, upper-cased, cut to 15 characters.
+	 */
+	if (n->computer == NULL && c->hostname != NULL) {
+		len = strcspn(c->hostname, ".");
+		if (len > NB_NAME_MAX)
+			len = NB_NAME_MAX;
+		if ((n->computer = strndup(c->hostname, len)) == NULL)
+			goto nomem;
+		for (s = n->computer; *s != '\0'; s++)
+			*s = (char)toupper((unsigned char)*s);
+	}
+
+	if (n->backend != NTLM_BACKEND_HASHFILE || n->hashfile == NULL)
+		return;
+	/* Relative to the file that names it, as include() does. */
+	if (n->hashfile[0] != '/' && w->file != NULL) {
+		if ((s = conf_include_path(w->file, n->hashfile)) == NULL)
+			goto nomem;
+		free(n->hashfile);
+		n->hashfile = s;
+	}
+	conf_hashfile_load(p, c);
+	return;
+
+ nomem:
+	conf_err(p, "%s: ntlm: out of memory", p->file);
+}
+
+/*
+ * Read the hash file into c->ntlm.users, sorted for conf_ntlm_user().
+ * It holds password equivalents: it must be a regular file that "other"
+ * cannot read, write or search (as relayd and sshd demand of key files),
+ * and every copy of its bytes is wiped before it is freed.  Each bad line
+ * is reported as "HASHFILE:LINE: message", never with the hash in it.
+ */
+static void
+conf_hashfile_load(struct conf_parse *p, struct config *c)
+{
+	const struct conf_var	*v = conf_var_find("ntlm", "hashfile");
+	const struct conf_where	*w = &p->where[v - conf_vars];
+	const char		*path = c->ntlm.hashfile, *file, *why = NULL;
+	struct conf_hashent	*ents = NULL;
+	struct stat		 st;
+	char			*buf = NULL, *line, *nl, extra;
+	size_t			 size = 0, len = 0, nlines, nents = 0, i;
+	ssize_t			 r;
+	int			 fd, lineno, rc, errs = p->nerrors, wline;
+
+	file = w->file != NULL ? w->file : p->file;
+	wline = w->line > 0 ? w->line : 1;
+	/* O_NONBLOCK: opening a FIFO must not hang a reload. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
+		conf_err(p, "%s:%d: ntlm hashfile %s: cannot open: %s", file,
+		    wline, path, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) == -1)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_mode & S_IRWXO) {
+		conf_err(p, "%s:%d: ntlm hashfile %s: others have access to it "
+		    "(mode %04o); chmod o-rwx it", file, wline, path,
+		    (unsigned)(st.st_mode & 07777));
+		goto done;
+	} else if (st.st_size > HASHFILE_MAX)
+		why = "larger than 64 MiB";
+	else if ((buf = malloc((size = (size_t)st.st_size) + 1)) == NULL)
+		why = "out of memory";
+	if (why != NULL) {
+		conf_err(p, "%s:%d: ntlm hashfile %s: %s", file, wline, path,
+		    why);
+		goto done;
+	}
+	/* Read exactly the size fstat gave: no realloc leaves copies. */
+	while (len < size) {
+		if ((r = read(fd, buf + len, size - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			conf_err(p, "%s:%d: ntlm hashfile %s: read: %s", file,
+			    wline, path, strerror(errno));
+			goto done;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len != size || read(fd, &extra, 1) > 0) {
+		explicit_bzero(&extra, sizeof(extra));
+		conf_err(p, "%s:%d: ntlm hashfile %s: changed while being "
+		    "read", file, wline, path);
+		goto done;
+	}
+	buf[len] = '\0';
+
+	nlines = 1;
+	for (i = 0; i < len; i++) {
+		if (buf[i] == '\n')
+			nlines++;
+		else if (buf[i] == '\0') {
+			conf_err(p, "%s:%zu: contains a NUL byte", path, nlines);
+			goto done;
+		}
+	}
+	if ((ents = calloc(nlines, sizeof(*ents))) == NULL) {
+		conf_err(p, "%s: out of memory", path);
+		goto done;
+	}
+	for (line = buf, lineno = 1; line != NULL; line = nl, lineno++) {
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl++ = '\0';
+		rc = conf_hashfile_line(p, path, lineno, line,
+		    &ents[nents].u);
+		if (rc == 1)
+			ents[nents++].line = lineno;
+	}
+	if (p->nerrors != errs)
+		goto done;
+
+	/* Sorted by (domain, user) and then line: duplicates are adjacent. */
+	qsort(ents, nents, sizeof(*ents), conf_hashent_cmp);
+	for (i = 1; i < nents; i++)
+		if (conf_user_cmp(&ents[i - 1].u, &ents[i].u) == 0)
+			conf_err(p, "%s:%d: duplicate user '%s%s%s' (also on "
+			    "line %d)", path, ents[i].line, ents[i].u.domain ?
+			    ents[i].u.domain : "", ents[i].u.domain ? "\\" : "",
+			    ents[i].u.user, ents[i - 1].line);
+	if (p->nerrors != errs)
+		goto done;
+	if (nents > 0 && (c->ntlm.users = calloc(nents,
+	    sizeof(*c->ntlm.users))) == NULL) {
+		conf_err(p, "%s: out of memory", path);
+		goto done;
+	}
+	for (i = 0; i < nents; i++)
+		c->ntlm.users[i] = ents[i].u;
+	c->ntlm.nusers = nents;
+	nents = 0;		/* the strings belong to c now */
+
+ done:
+	for (i = 0; i < nents; i++) {
+		free(ents[i].u.domain);
+		free(ents[i].u.user);
+	}
+	if (ents != NULL) {
+		explicit_bzero(ents, nlines * sizeof(*ents));
+		free(ents);
+	}
+	if (buf != NULL) {
+		explicit_bzero(buf, size + 1);
+		free(buf);
+	}
+	close(fd);
+}
+
+/*
+ * One line of the hash file, NUL-terminated in place: "user:NTHASH" or
+ * "DOMAIN\user:NTHASH", blanks around the fields and a CR before the
+ * newline allowed, '#' comments and blank lines skipped.  Fills out
+ * (strings malloc'ed) and returns 1, 0 for nothing, -1 after reporting
+ * an error at path:lineno.
+ */
+static int
+conf_hashfile_line(struct conf_parse *p, const char *path, int lineno,
+    char *line, struct ntlm_user *out)
+{
+	const char	*why = NULL;
+	char		*s = line, *e, *colon, *hash, *dom = NULL, *user;
+	int		 i, hi, lo;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	if (*s == '\0' || *s == '#')
+		return (0);
+
+	if ((colon = strchr(s, ':')) == NULL) {
+		why = "missing ':' between the user and the NT hash";
+		goto bad;
+	}
+	*colon = '\0';
+	for (e = colon; e > s && (e[-1] == ' ' || e[-1] == '\t'); )
+		*--e = '\0';
+	for (hash = colon + 1; *hash == ' ' || *hash == '\t'; hash++)
+		;
+	user = s;
+	if ((e = strchr(s, '\\')) != NULL) {
+		dom = s;
+		*e = '\0';
+		user = e + 1;
+	}
+	if (dom != NULL && *dom == '\0')
+		why = "empty domain before '\\'";
+	else if (*user == '\0')
+		why = "empty user name";
+	else if (strchr(user, '\\') != NULL)
+		why = "more than one '\\' in the user name";
+	else if (strlen(user) > HASHFILE_NAME_MAX ||
+	    (dom != NULL && strlen(dom) > HASHFILE_NAME_MAX))
+		why = "user or domain name longer than 256 bytes";
+	if (why != NULL)
+		goto bad;
+	for (i = 0; i < 2; i++)
+		for (e = i == 0 ? user : dom; e != NULL && *e != '\0'; e++)
+			if ((unsigned char)*e < 0x20 || *e == 0x7f) {
+				why = "control character in the user name";
+				goto bad;
+			}
+	if (strlen(hash) != 32 || strspn(hash, "0123456789abcdefABCDEF") !=
+	    32) {
+		why = "the NT hash must be 32 hex digits";
+		goto bad;
+	}
+
+	for (i = 0; i < 16; i++) {
+		hi = hash[2 * i];
+		lo = hash[2 * i + 1];
+		hi = hi <= '9' ? hi - '0' : (hi | 0x20) - 'a' + 10;
+		lo = lo <= '9' ? lo - '0' : (lo | 0x20) - 'a' + 10;
+		out->nthash[i] = (uint8_t)(hi << 4 | lo);
+	}
+	out->domain = NULL;
+	if ((out->user = strdup(user)) == NULL ||
+	    (dom != NULL && (out->domain = strdup(dom)) == NULL)) {
+		free(out->user);
+		explicit_bzero(out, sizeof(*out));
+		why = "out of memory";
+		goto bad;
+	}
+	/* The client's domain is compared without case; store it upper. */
+	for (e = out->domain; e != NULL && *e != '\0'; e++)
+		*e = (char)toupper((unsigned char)*e);
+	return (1);
+
+ bad:
+	conf_err(p, "%s:%d: %s", path, lineno, why);
+	return (-1);
+}
+
+/*
+ * ASCII case-insensitive compare, independent of the locale: user and
+ * domain names are matched as Windows does for ASCII (bytes above 0x7f
+ * compare as they are).
+ */
+static int
+conf_casecmp(const char *a, const char *b)
+{
+	int	ca, cb;
+
+	for (;; a++, b++) {
+		ca = (unsigned char)*a;
+		cb = (unsigned char)*b;
+		if (ca >= 'A' && ca <= 'Z')
+			ca += 'a' - 'A';
+		if (cb >= 'A' && cb <= 'Z')
+			cb += 'a' - 'A';
+		if (ca != cb || ca == 0)
+			return (ca - cb);
+	}
+}
+
+/* Order of c->ntlm.users: no domain first, then domain, then user. */
+static int
+conf_user_cmp(const void *va, const void *vb)
+{
+	const struct ntlm_user	*a = va, *b = vb;
+	int			 r;
+
+	if ((a->domain == NULL) != (b->domain == NULL))
+		return (a->domain == NULL ? -1 : 1);
+	if (a->domain != NULL && (r = conf_casecmp(a->domain, b->domain)) != 0)
+		return (r);
+	return (conf_casecmp(a->user, b->user));
+}
+
+/* conf_user_cmp, then file order. */
+static int
+conf_hashent_cmp(const void *va, const void *vb)
+{
+	const struct conf_hashent	*a = va, *b = vb;
+	int				 r;
+
+	if ((r = conf_user_cmp(&a->u, &b->u)) != 0)
+		return (r);
+	return (a->line < b->line ? -1 : a->line > b->line);
 }
 
 /*
@@ -1100,7 +1786,6 @@ conf_load(const char *file, const char *text, char *err, size_t errlen)
 	struct conf_parse	 p;
 	struct config		*c = NULL;
 	cfg_t			*cfg = NULL;
-	size_t			 i;
 
 	memset(&p, 0, sizeof(p));
 	p.file = file != NULL ? file : "(config)";
@@ -1128,8 +1813,7 @@ conf_load(const char *file, const char *text, char *err, size_t errlen)
 		goto fail;
 
 	cfg_free(cfg);
-	for (i = 0; i < CONF_NVARS; i++)
-		free(p.where[i].file);
+	conf_parse_free(&p);
 	conf_cur = NULL;
 	return (c);
 
@@ -1138,10 +1822,23 @@ conf_load(const char *file, const char *text, char *err, size_t errlen)
 		conf_free(c);
 	if (cfg != NULL)
 		cfg_free(cfg);
-	for (i = 0; i < CONF_NVARS; i++)
-		free(p.where[i].file);
+	conf_parse_free(&p);
 	conf_cur = NULL;
 	return (NULL);
+}
+
+/* What one load kept on the side: where options and sections were. */
+static void
+conf_parse_free(struct conf_parse *p)
+{
+	size_t	i;
+
+	for (i = 0; i < CONF_NVARS; i++)
+		free(p->where[i].file);
+	free(p->ntlm_end.at.file);
+	for (i = 0; i < p->nnet_end; i++)
+		free(p->net_end[i].at.file);
+	free(p->net_end);
 }
 
 /*
@@ -1182,6 +1879,25 @@ conf_free(struct config *c)
 		free(c->pac_direct_domains[i]);
 	free(c->pac_direct_domains);
 	free(c->pac_direct_networks);
+	for (i = 0; i < c->nnetworks; i++) {
+		free(c->networks[i].name);
+		free(c->networks[i].src);
+	}
+	free(c->networks);
+	free(c->ntlm.domain);
+	free(c->ntlm.dns_domain);
+	free(c->ntlm.computer);
+	free(c->ntlm.hashfile);
+	for (i = 0; i < c->ntlm.nusers; i++) {
+		free(c->ntlm.users[i].domain);
+		free(c->ntlm.users[i].user);
+	}
+	if (c->ntlm.users != NULL) {
+		/* The NT hashes are password equivalents. */
+		explicit_bzero(c->ntlm.users, c->ntlm.nusers *
+		    sizeof(*c->ntlm.users));
+		free(c->ntlm.users);
+	}
 	free(c->connect_ports);
 	free(c->access_log);
 	free(c->hostname);
@@ -1199,4 +1915,54 @@ conf_connect_port_ok(const struct config *c, int port)
 		if (c->connect_ports[i] == port)
 			return (1);
 	return (0);
+}
+
+/*
+ * The network the client address sa belongs to: the first network, in
+ * file order, with a src block that holds it (cidr_match: IPv4-mapped
+ * IPv6 addresses match IPv4 blocks).  NULL when none does, including
+ * when there are no networks at all; the caller tells the two apart by
+ * c->nnetworks.
+ */
+const struct conf_network *
+conf_network_for(const struct config *c, const struct sockaddr *sa)
+{
+	const struct conf_network	*n;
+	size_t				 i, j;
+
+	for (i = 0; i < c->nnetworks; i++) {
+		n = &c->networks[i];
+		for (j = 0; j < n->nsrc; j++)
+			if (cidr_match(&n->src[j], sa))
+				return (n);
+	}
+	return (NULL);
+}
+
+/*
+ * The hash-file entry for user in domain, both compared without regard
+ * to ASCII case.  A line written with that domain wins over one written
+ * without a domain (which matches any); domain NULL or "" matches only
+ * the latter.  NULL if there is no such entry, or no hash file.  The
+ * entry lives as long as c.
+ */
+const struct ntlm_user *
+conf_ntlm_user(const struct config *c, const char *domain, const char *user)
+{
+	struct ntlm_user	 key;
+	const struct ntlm_user	*u;
+
+	if (user == NULL || c->ntlm.nusers == 0)
+		return (NULL);
+	memset(&key, 0, sizeof(key));
+	key.user = (char *)(uintptr_t)user;
+	if (domain != NULL && *domain != '\0') {
+		key.domain = (char *)(uintptr_t)domain;
+		if ((u = bsearch(&key, c->ntlm.users, c->ntlm.nusers,
+		    sizeof(key), conf_user_cmp)) != NULL)
+			return (u);
+	}
+	key.domain = NULL;
+	return (bsearch(&key, c->ntlm.users, c->ntlm.nusers, sizeof(key),
+	    conf_user_cmp));
 }

@@ -33,6 +33,50 @@ enum log_format {
 	LOG_FORMAT_JSON,
 };
 
+/* Sign-in methods a network allows (`auth = {...}`), as bits. */
+enum auth_method {
+	AUTH_NONE	= 0x1,	/* no sign-in; only ever alone */
+	AUTH_NTLM	= 0x2,
+	AUTH_NEGOTIATE	= 0x4,	/* refused by the config for now */
+	AUTH_SAML	= 0x8,	/* refused by the config for now */
+};
+
+/* A client network: `network "name" { src = {...} auth = {...} }`. */
+struct conf_network {
+	char		*name;
+	struct cidr	*src;		/* at least one */
+	size_t		 nsrc;
+	unsigned	 auth;		/* AUTH_* bits, never 0 */
+};
+
+/* Where NTLM verification gets the users' NT hashes. */
+enum ntlm_backend {
+	NTLM_BACKEND_HASHFILE,
+	NTLM_BACKEND_LDAP,		/* refused by the config for now */
+	NTLM_BACKEND_WINBIND,		/* refused by the config for now */
+};
+
+/* One line of the hash file: [DOMAIN\]user:NTHASH. */
+struct ntlm_user {
+	char		*domain;	/* NULL: any domain; upper-cased */
+	char		*user;		/* as written */
+	uint8_t		 nthash[16];	/* secret: wiped on free */
+};
+
+/* The `ntlm { }` section; enabled is 0 when the file has none. */
+struct conf_ntlm {
+	int		 enabled;
+	char		*domain;	/* NetBIOS, upper-cased, 1..15 chars */
+	char		*dns_domain;	/* default: domain lower-cased */
+	char		*computer;	/* NetBIOS, upper-cased, 1..15 chars */
+	int		 backend;	/* enum ntlm_backend */
+	char		*hashfile;	/* resolved path, or NULL */
+	struct ntlm_user *users;	/* sorted; see conf_ntlm_user() */
+	size_t		 nusers;
+	int		 max_skew;	/* ms; NTLMv2 timestamp vs now */
+	int		 challenge_ttl;	/* ms a challenge stays valid */
+};
+
 struct config {
 	int		 refcnt;	/* atomic; see conf_ref() */
 	char		*file;		/* path it came from, for messages */
@@ -73,6 +117,14 @@ struct config {
 	size_t		 pac_ndirect_domains;
 	struct cidr	*pac_direct_networks;
 	size_t		 pac_ndirect_networks;
+
+	/*
+	 * Client networks in file order.  None at all: nobody signs in.
+	 * Otherwise a client in none of them is refused.
+	 */
+	struct conf_network *networks;
+	size_t		 nnetworks;
+	struct conf_ntlm ntlm;
 };
 
 /* conf.c */
@@ -89,6 +141,17 @@ struct config	*conf_ref(struct config *);
 void		 conf_unref(struct config *);
 /* Is port in connect_ports? */
 int		 conf_connect_port_ok(const struct config *, int port);
+/* The network the address belongs to (first match in file order), or NULL. */
+const struct conf_network *conf_network_for(const struct config *,
+		    const struct sockaddr *);
+/*
+ * Find the hash-file entry for user in domain (case-insensitive; entries
+ * without a domain match any); NULL if none.
+ */
+const struct ntlm_user *conf_ntlm_user(const struct config *,
+		    const char *domain, const char *user);
+
+/* nthash.c */
 
 /* conf_cidr.c */
 /* Parse "10.0.0.0/8", "::1" (host route) and the like; 0 on success. */

@@ -150,15 +150,42 @@ logbuf_reserve(struct worker *w, size_t need)
 	return 0;
 }
 
-/* Append a JSON string value (already sanitized of controls) or null. */
+/*
+ * Copy a client-supplied value into a log field: controls and non-ASCII
+ * become '?', so no one can forge lines or terminal escapes.  For JSON,
+ * quote and backslash are escaped; for Squid's space-separated format, a
+ * space is written %20 (as Squid does for user names).
+ */
+static void
+log_field(char *dst, size_t n, const char *s, size_t len, int json)
+{
+	size_t	 i, o = 0;
+
+	for (i = 0; i < len && o + 4 < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c >= 0x7f)
+			dst[o++] = '?';
+		else if (json && (c == '"' || c == '\\')) {
+			dst[o++] = '\\';
+			dst[o++] = (char)c;
+		} else if (!json && c == ' ') {
+			memcpy(dst + o, "%20", 3);
+			o += 3;
+		} else
+			dst[o++] = (char)c;
+	}
+	dst[o] = '\0';
+}
+
+/* A JSON string value, or null. */
 static int
 json_str(char *out, size_t n, const char *s)
 {
 	if (s == NULL || n < 3)
 		return snprintf(out, n, "null");
-	/* Sanitizing drops quotes and backslashes: no escaping needed. */
 	out[0] = '"';
-	log_sanitize(out + 1, n - 2, s, strlen(s));
+	log_field(out + 1, n - 2, s, strlen(s), 1);
 	strcat(out, "\"");
 	return (int)strlen(out);
 }
@@ -169,9 +196,9 @@ accesslog_write(struct worker *w, const struct config *conf,
 {
 	struct timeval	 now, d;
 	char		 client[INET6_ADDRSTRLEN], url[2048], method[64];
-	char		 user[256], mime[128], *p;
+	char		 user[1024], mime[128], *p;
 	long		 ms;
-	int		 n;
+	int		 n, json;
 	size_t		 room;
 
 	if (accesslog_fd == -1)
@@ -180,16 +207,17 @@ accesslog_write(struct worker *w, const struct config *conf,
 	timersub(&now, &e->start, &d);
 	ms = d.tv_sec * 1000 + d.tv_usec / 1000;
 	addr_text(e->client, client, sizeof(client));
-	log_sanitize(url, sizeof(url), e->url ? e->url : "-",
-	    strlen(e->url ? e->url : "-"));
-	log_sanitize(method, sizeof(method), e->method ? e->method : "-",
-	    strlen(e->method ? e->method : "-"));
-	log_sanitize(user, sizeof(user), e->user ? e->user : "-",
-	    strlen(e->user ? e->user : "-"));
+	json = conf->log_format == LOG_FORMAT_JSON;
+	log_field(url, sizeof(url), e->url ? e->url : "-",
+	    strlen(e->url ? e->url : "-"), json);
+	log_field(method, sizeof(method), e->method ? e->method : "-",
+	    strlen(e->method ? e->method : "-"), json);
+	log_field(user, sizeof(user), e->user ? e->user : "-",
+	    strlen(e->user ? e->user : "-"), json);
 	/* Squid's %mt: the media type alone, so the field has no spaces. */
 	log_sanitize(mime, sizeof(mime), e->content_type ? e->content_type :
 	    "-", strcspn(e->content_type ? e->content_type : "-", "; \t"));
-	room = sizeof(url) + 1024;
+	room = sizeof(url) + sizeof(user) + 1024;
 	if (logbuf_reserve(w, room) == -1)
 		return;
 	p = w->logbuf + w->loglen;

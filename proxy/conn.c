@@ -30,7 +30,8 @@ static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_read_head(struct conn *);
 static void	conn_first_readcb(evutil_socket_t, short, void *);
 static int	conn_make_bev(struct conn *, evutil_socket_t);
-static int	conn_prepare(struct conn *, const struct h1_msg *, size_t);
+static int	conn_prepare(struct conn *, const struct h1_msg *, size_t,
+		    size_t);
 static void	conn_serve_local(struct conn *, const struct h1_msg *,
 		    const struct h1_target *);
 
@@ -326,6 +327,8 @@ conn_request_log_free(struct conn *c, int aborted)
 	e.peer = r->peer_text[0] ? r->peer_text : NULL;
 	e.content_type = r->content_type;
 	e.reason = r->reason;
+	e.user = c->user;
+	e.auth = c->user != NULL ? c->auth_mech : NULL;
 	e.tunnel = r->is_connect;
 	e.tunnel_up = r->tunnel_up;
 	e.tunnel_down = r->tunnel_down;
@@ -375,6 +378,10 @@ conn_close(struct conn *c, const char *reason)
 	c->fd = -1;
 	if (c->iplimited)
 		iplimit_release(&c->ss.sa);
+	auth_state_free(c->auth);
+	c->auth = NULL;
+	free(c->user);
+	c->user = NULL;
 	TAILQ_REMOVE(&w->conns, c, entry);
 	w->nconns--;
 	conn_unref(c);
@@ -398,6 +405,13 @@ conn_request_new(struct conn *c)
 
 void
 conn_abort_http(struct conn *c, int status, const char *reason)
+{
+	conn_abort_http_hdrs(c, status, reason, NULL);
+}
+
+void
+conn_abort_http_hdrs(struct conn *c, int status, const char *reason,
+    const char *extra)
 {
 	struct request	*r = c->req;
 	struct evbuffer	*out;
@@ -442,7 +456,8 @@ conn_abort_http(struct conn *c, int status, const char *reason)
 	else
 		conn_log(c, LOG_LVL_INFO, "%d (client): %s", status, reason);
 	if ((out = evbuffer_new()) != NULL) {
-		pages_error(r->conf, status, reason, r->url, keepalive, out);
+		pages_error(r->conf, status, reason, r->url, extra, keepalive,
+		    out);
 		r->content_type = strdup("text/html");
 		conn_write_client(c, out);
 		evbuffer_free(out);
@@ -630,10 +645,12 @@ conn_read_head(struct conn *c)
 	 * conn_prepare(); only then is the head drained, so the body that
 	 * follows it is what forward.c and tunnel.c see first.
 	 */
-	act = conn_prepare(c, &msg, (size_t)r);
+	act = conn_prepare(c, &msg, (size_t)r, len);
 	if (c->closing)
 		return;
-	evbuffer_drain(in, (size_t)r);
+	/* A refused request's buffered body is skipped with its head. */
+	evbuffer_drain(in, (size_t)r + c->discard);
+	c->discard = 0;
 	switch (act) {
 	case ACT_LOCAL:
 		conn_set_state(c, CONN_LOCAL, "own page");
@@ -726,7 +743,8 @@ strndup_lower(const char *s, size_t len)
 }
 
 static int
-conn_prepare(struct conn *c, const struct h1_msg *msg, size_t headlen)
+conn_prepare(struct conn *c, const struct h1_msg *msg, size_t headlen,
+    size_t inlen)
 {
 	struct config	*conf = c->worker->conf;
 	struct request	*r;
@@ -780,6 +798,8 @@ conn_prepare(struct conn *c, const struct h1_msg *msg, size_t headlen)
 		conn_serve_local(c, msg, &t);
 		return c->closing || c->req == NULL ? ACT_DONE : ACT_LOCAL;
 	}
+	if (!gate_check(c, msg, headlen, inlen))
+		return ACT_DONE;
 	if (t.form == H1_TARGET_ABSOLUTE && (t.scheme_len != 4 ||
 	    strncasecmp(t.scheme, "http", 4) != 0)) {
 		conn_abort_http(c, 501, "only http:// URLs can be forwarded; "

@@ -7,11 +7,13 @@
 #include "config.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/resource.h>
+#include <termios.h>
 
 
 #include "proxy.h"
@@ -22,11 +24,90 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: %s [-dtV] [-c file]\n"
+	    "       %s -H user\n"
 	    "  -c file  configuration file (default: the built-in config)\n"
 	    "  -d       debug logging\n"
+	    "  -H user  read a password from standard input, print a "
+	    "hash-file line\n"
 	    "  -t       check the configuration and exit\n"
-	    "  -V       print the version and exit\n", IAPROXY_NAME);
+	    "  -V       print the version and exit\n", IAPROXY_NAME,
+	    IAPROXY_NAME);
 	exit(2);
+}
+
+/*
+ * -H user: read one line, the password, from standard input (without
+ * echo on a terminal) and print "user:NTHASH" for the ntlm hash file.
+ * The password and the hash are wiped from memory before returning.
+ * Returns the exit status.
+ */
+static int
+hash_password(const char *user)
+{
+	struct termios	 tio, quiet;
+	char		 pw[1024];
+	uint8_t		 h[16];
+	size_t		 len;
+	int		 tty, i, rc = 1;
+	const char	*u = strchr(user, '\\') ? strchr(user, '\\') + 1 : user;
+
+	/* What the hash file would refuse, refuse here. */
+	if (*user == '\0' || *u == '\0' || *user == '\\' ||
+	    strchr(u, '\\') != NULL || strchr(user, ':') != NULL ||
+	    strpbrk(user, "\t\r\n") != NULL) {
+		fprintf(stderr, "%s: -H: '%s' is not [DOMAIN\\]user (no ':', "
+		    "no empty parts)\n", IAPROXY_NAME, user);
+		return (2);
+	}
+	/* Unbuffered: no copy of the password left in stdio's buffer. */
+	setvbuf(stdin, NULL, _IONBF, 0);
+	tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &tio) == 0;
+	if (tty) {
+		quiet = tio;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		quiet.c_lflag |= ECHONL;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		fprintf(stderr, "Password for %s: ", user);
+	}
+	if (fgets(pw, sizeof(pw), stdin) == NULL) {
+		fprintf(stderr, "%s: -H: no password on standard input\n",
+		    IAPROXY_NAME);
+		goto done;
+	}
+	len = strlen(pw);
+	if (len > 0 && pw[len - 1] == '\n')
+		pw[--len] = '\0';
+	else if (!feof(stdin)) {
+		fprintf(stderr, "%s: -H: password longer than %zu bytes\n",
+		    IAPROXY_NAME, sizeof(pw) - 2);
+		goto done;
+	}
+	if (len > 0 && pw[len - 1] == '\r')	/* a line from Windows */
+		pw[--len] = '\0';
+	if (strlen(pw) != len) {
+		fprintf(stderr, "%s: -H: the password contains a NUL byte\n",
+		    IAPROXY_NAME);
+		goto done;
+	}
+	if (len == 0)
+		fprintf(stderr, "%s: -H: warning: the password is empty\n",
+		    IAPROXY_NAME);
+	if (auth_nt_hash(pw, h) == -1) {
+		fprintf(stderr, "%s: -H: the password is not valid UTF-8\n",
+		    IAPROXY_NAME);
+		goto done;
+	}
+	printf("%s:", user);
+	for (i = 0; i < 16; i++)
+		printf("%02x", h[i]);
+	printf("\n");
+	rc = fflush(stdout) == 0 ? 0 : 1;
+ done:
+	if (tty)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &tio);
+	explicit_bzero(pw, sizeof(pw));
+	explicit_bzero(h, sizeof(h));
+	return (rc);
 }
 
 static void
@@ -63,7 +144,7 @@ raise_nofile(void)
 int
 main(int argc, char *argv[])
 {
-	const char		*file = NULL, *name;
+	const char		*file = NULL, *name, *hashuser = NULL;
 	struct config		*conf;
 	struct event_base	*base;
 	struct event		*sigs[4];
@@ -72,10 +153,13 @@ main(int argc, char *argv[])
 	char			 err[8192];
 	int			 ch, test = 0, debug = 0, i;
 
-	while ((ch = getopt(argc, argv, "c:dtVh")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dH:tVh")) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
+			break;
+		case 'H':
+			hashuser = optarg;
 			break;
 		case 'd':
 			debug = 1;
@@ -92,6 +176,8 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	if (hashuser != NULL)
+		return (hash_password(hashuser));
 	log_init(debug);
 	name = file ? file : BUILTIN_NAME;
 	conf = conf_load(name, file ? NULL : conf_default_text, err,

@@ -21,6 +21,7 @@ pages_status_text(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 407: return "Proxy Authentication Required";
 	case 408: return "Request Timeout";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
@@ -55,7 +56,8 @@ html_escape(struct evbuffer *out, const char *s)
 
 void
 pages_error(const struct config *conf, int status, const char *reason,
-    const char *detail, int keepalive, struct evbuffer *out)
+    const char *detail, const char *extra, int keepalive,
+    struct evbuffer *out)
 {
 	struct evbuffer	*body;
 	const char	*text = pages_status_text(status);
@@ -85,9 +87,9 @@ pages_error(const struct config *conf, int status, const char *reason,
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
 	    "X-Iaproxy-Error: %s\r\n"
-	    "%s"
+	    "%s%s"
 	    "\r\n", status, text, evbuffer_get_length(body), hdrval,
-	    keepalive ? "" : "Connection: close\r\n");
+	    extra ? extra : "", keepalive ? "" : "Connection: close\r\n");
 	evbuffer_add_buffer(out, body);
 	evbuffer_free(body);
 }

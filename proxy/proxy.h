@@ -28,6 +28,7 @@
 
 #include "conf.h"
 #include "h1.h"
+#include "auth.h"
 
 #define IAPROXY_NAME	"iaproxy"
 
@@ -105,9 +106,13 @@ void	accesslog_flush(struct worker *);
 /* pages.c */
 /* The PAC file text for clients of the listener on port; into out. */
 void	pages_pac(const struct config *, int port, struct evbuffer *out);
-/* A whole HTTP response (head and HTML body) for an error. */
+/*
+ * A whole HTTP response (head and HTML body) for an error; extra, if not
+ * NULL, is more header lines, each ending in CRLF.
+ */
 void	pages_error(const struct config *, int status, const char *reason,
-	    const char *detail, int keepalive, struct evbuffer *out);
+	    const char *detail, const char *extra, int keepalive,
+	    struct evbuffer *out);
 const char *pages_status_text(int status);
 
 /* dns.c */
@@ -354,6 +359,10 @@ struct conn {
 	int			 client_eof;
 	int			 close_after;	/* no keep-alive after this one */
 	int			 iplimited;	/* counted in iplimit */
+	struct auth_state	*auth;		/* a sign-in handshake, if any */
+	char			*user;		/* who signed in on it, or NULL */
+	const char		*auth_mech;	/* and how ("ntlm") */
+	size_t			 discard;	/* body bytes to skip after a 407 */
 	unsigned		 nrequests;
 };
 
@@ -363,6 +372,9 @@ void	conn_set_state(struct conn *, enum conn_state, const char *why);
 void	conn_close(struct conn *, const char *reason);
 /* Answer with an error page, log the request, then close (or keep-alive). */
 void	conn_abort_http(struct conn *, int status, const char *reason);
+/* The same with extra header lines (each ending in CRLF). */
+void	conn_abort_http_hdrs(struct conn *, int status, const char *reason,
+	    const char *extra);
 /* The current request is over: log it, then read the next or close. */
 void	conn_request_done(struct conn *);
 void	conn_log(struct conn *, enum log_level, const char *, ...)
@@ -383,6 +395,15 @@ struct evbuffer *conn_client_out(struct conn *);
 size_t	conn_client_pending(struct conn *);
 void	conn_sink_begin(struct conn *);
 void	conn_sink_end(struct conn *);
+
+/* gate.c */
+/*
+ * Sign-in for a parsed request: 1 to go on, 0 when it was answered (403
+ * for an unknown network, 407 for a handshake step or a refusal).
+ * headlen is the head's size, inlen what the input holds (head included).
+ */
+int	gate_check(struct conn *, const struct h1_msg *, size_t headlen,
+	    size_t inlen);
 
 /* forward.c */
 /* Build the origin-bound head (req->head_out) from the client's. */

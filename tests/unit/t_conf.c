@@ -5,11 +5,14 @@
  * must free all it allocated.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,8 +274,8 @@ test_errors(void)
 
 	CHECK(fails("e.conf", "workers = 1\nfoo = 2\n",
 	    "e.conf:2: no such option 'foo'"), "unknown option: %s", errbuf);
-	CHECK(fails("e.conf", "\n\nntlm {\n}\n",
-	    "e.conf:3: no such option 'ntlm'"), "unknown section: %s", errbuf);
+	CHECK(fails("e.conf", "\n\nnosuch {\n}\n",
+	    "e.conf:3: no such option 'nosuch'"), "unknown section: %s", errbuf);
 	CHECK(fails("e.conf", "pac {\n  direct_domains = {}\n  bogus = 1\n}\n",
 	    "e.conf:3: no such option 'bogus'"), "unknown in pac: %s", errbuf);
 	CHECK(fails("e.conf", "workers = abc\n",
@@ -562,6 +565,486 @@ test_cidr(void)
 	}
 }
 
+/* hex of 16 bytes, for comparing hashes with the vectors */
+
+
+/* A file with text and mode; returns its malloc'ed path. */
+static char *
+hashfile_with(const char *text, mode_t mode)
+{
+	char	*path = tmpfile_with(text);
+
+	if (chmod(path, mode) == -1) {
+		perror("chmod");
+		exit(2);
+	}
+	return (path);
+}
+
+/* snprintf into a malloc'ed buffer. */
+static char *
+fmt(const char *f, ...)
+{
+	char	*buf;
+	va_list	 ap;
+	int	 len;
+
+	va_start(ap, f);
+	len = vsnprintf(NULL, 0, f, ap);
+	va_end(ap);
+	if (len < 0 || (buf = malloc((size_t)len + 1)) == NULL) {
+		perror("fmt");
+		exit(2);
+	}
+	va_start(ap, f);
+	vsnprintf(buf, (size_t)len + 1, f, ap);
+	va_end(ap);
+	return (buf);
+}
+
+/* Does loading text fail with a first message of exactly want + ...? */
+static int
+fails_f(const char *name, char *text, char *want)
+{
+	int	rc = fails(name, text, want);
+
+	free(text);
+	free(want);
+	return (rc);
+}
+
+#define H_PASSWORD	"a4f49c406510bdcab6824ee7c30fd852"
+#define H_EMPTY		"31d6cfe0d16ae931b73c59d7e0c089c0"
+
+static void
+test_ntlm_good(void)
+{
+	struct config		*c;
+	const struct ntlm_user	*u;
+	char			*hf, *text, *rel, *dir;
+
+	hf = hashfile_with(
+	    "# iaproxy hash file\n"
+	    "\n"
+	    "alice:" H_PASSWORD "\n"
+	    "EXAMPLE\\bob:" H_EMPTY "\n"
+	    "  Other\\Bob : 0123456789ABCDEF0123456789abcdef  \r\n"
+	    "\tbob:ffffffffffffffffffffffffffffffff\n"
+	    "   # indented comment\n"
+	    "J\xc3\xb6rg:00000000000000000000000000000000", 0600);
+	text = fmt(
+	    "hostname = \"gw-1.example.test\"\n"
+	    "ntlm {\n"
+	    "  domain = \"example\"\n"
+	    "  dns_domain = \"Example.TEST\"\n"
+	    "  computer = \"proxy-1\"\n"
+	    "  backend = hashfile\n"
+	    "  hashfile = \"%s\"\n"
+	    "  max_skew = 120\n"
+	    "  challenge_ttl = 0.5\n"
+	    "}\n"
+	    "network \"office\" { src = {\"10.0.0.0/8\", \"::1\"} "
+	    "auth = {ntlm} }\n"
+	    "network \"guests\" {\n"
+	    "  src = {\"0.0.0.0/0\", \"::/0\"}\n"
+	    "  auth = {none}\n"
+	    "}\n", hf);
+	c = load("n.conf", text);
+	free(text);
+	CHECK(c != NULL, "ntlm config: %s", errbuf);
+	if (c == NULL)
+		goto out;
+	CHECK(c->ntlm.enabled, "enabled");
+	CHECK(strcmp(c->ntlm.domain, "EXAMPLE") == 0, "domain %s",
+	    c->ntlm.domain);
+	CHECK(strcmp(c->ntlm.dns_domain, "Example.TEST") == 0, "dns_domain %s",
+	    c->ntlm.dns_domain);
+	CHECK(strcmp(c->ntlm.computer, "PROXY-1") == 0, "computer %s",
+	    c->ntlm.computer);
+	CHECK(c->ntlm.backend == NTLM_BACKEND_HASHFILE, "backend");
+	CHECK(strcmp(c->ntlm.hashfile, hf) == 0, "hashfile %s",
+	    c->ntlm.hashfile);
+	CHECK(c->ntlm.max_skew == 120000 && c->ntlm.challenge_ttl == 500,
+	    "skew %d ttl %d", c->ntlm.max_skew, c->ntlm.challenge_ttl);
+	CHECK(c->ntlm.nusers == 5, "nusers %zu", c->ntlm.nusers);
+	CHECK(c->nnetworks == 2, "nnetworks %zu", c->nnetworks);
+	CHECK(strcmp(c->networks[0].name, "office") == 0 &&
+	    c->networks[0].nsrc == 2 && c->networks[0].auth == AUTH_NTLM &&
+	    c->networks[0].src[1].family == AF_INET6, "office");
+	CHECK(strcmp(c->networks[1].name, "guests") == 0 &&
+	    c->networks[1].nsrc == 2 && c->networks[1].auth == AUTH_NONE,
+	    "guests");
+
+	/* Users: case-insensitive, a domain line beats an any-domain line. */
+	u = conf_ntlm_user(c, "EXAMPLE", "ALICE");
+	CHECK(u != NULL && u->domain == NULL && strcmp(u->user, "alice") == 0,
+	    "alice in any domain");
+	/* NT hash of "Password" (MS-NLMP 4.2.2.1.2). */
+	CHECK(u != NULL && memcmp(u->nthash, "\xa4\xf4\x9c\x40\x65\x10\xbd"
+	    "\xca\xb6\x82\x4e\xe7\xc3\x0f\xd8\x52", 16) == 0,
+	    "alice's hash");
+	u = conf_ntlm_user(c, "example", "Bob");
+	CHECK(u != NULL && u->domain != NULL && strcmp(u->domain, "EXAMPLE") ==
+	    0 && strcmp(u->user, "bob") == 0 && u->nthash[0] == 0x31,
+	    "EXAMPLE\\bob");
+	u = conf_ntlm_user(c, "OTHER", "BOB");
+	CHECK(u != NULL && u->domain != NULL && strcmp(u->domain, "OTHER") ==
+	    0 && strcmp(u->user, "Bob") == 0 && u->nthash[0] == 0x01 &&
+	    u->nthash[15] == 0xef, "Other\\Bob (upper-cased domain, mixed hex)");
+	u = conf_ntlm_user(c, "ELSEWHERE", "bob");
+	CHECK(u != NULL && u->domain == NULL && u->nthash[0] == 0xff,
+	    "bob in another domain: the any-domain line");
+	u = conf_ntlm_user(c, NULL, "BOB");
+	CHECK(u != NULL && u->domain == NULL, "bob without a domain");
+	u = conf_ntlm_user(c, "", "alice");
+	CHECK(u != NULL && u->domain == NULL, "empty domain");
+	CHECK(conf_ntlm_user(c, "EXAMPLE", "carol") == NULL, "unknown user");
+	CHECK(conf_ntlm_user(c, "EXAMPLE", "") == NULL, "empty user");
+	CHECK(conf_ntlm_user(c, "EXAMPLE", NULL) == NULL, "NULL user");
+	CHECK(conf_ntlm_user(c, "EXAMPLE", "ali") == NULL &&
+	    conf_ntlm_user(c, "EXAMPLE", "alicea") == NULL, "prefixes");
+	u = conf_ntlm_user(c, "x", "J\xc3\xb6rg");
+	CHECK(u != NULL, "UTF-8 name");
+	CHECK(conf_ntlm_user(c, "x", "j\xc3\xb6rg") != NULL,
+	    "UTF-8 name, ASCII case folded");
+	conf_unref(c);
+
+	/* Defaults: dns_domain, computer from hostname, skew, ttl. */
+	text = fmt("hostname = \"averyveryverylonghostname.example.test\"\n"
+	    "ntlm { domain = \"Corp_1\" hashfile = \"%s\" }\n", hf);
+	c = load("d.conf", text);
+	free(text);
+	CHECK(c != NULL, "ntlm defaults: %s", errbuf);
+	if (c != NULL) {
+		CHECK(strcmp(c->ntlm.domain, "CORP_1") == 0 &&
+		    strcmp(c->ntlm.dns_domain, "corp_1") == 0, "dns default %s",
+		    c->ntlm.dns_domain);
+		CHECK(strcmp(c->ntlm.computer, "AVERYVERYVERYLO") == 0,
+		    "computer default %s", c->ntlm.computer);
+		CHECK(c->ntlm.max_skew == 300000 &&
+		    c->ntlm.challenge_ttl == 60000 &&
+		    c->ntlm.backend == NTLM_BACKEND_HASHFILE, "defaults");
+		CHECK(c->nnetworks == 0 && conf_network_for(c,
+		    sa4("10.0.0.1")) == NULL, "no networks");
+		conf_unref(c);
+	}
+
+	/* A relative hashfile is taken from the config file's directory. */
+	rel = tmpfile_with("");
+	text = fmt("hostname = \"gw\"\nntlm { domain = \"X\" "
+	    "hashfile = \"%s\" }\n", strrchr(hf, '/') + 1);
+	unlink(rel);
+	{
+		FILE	*fp = fopen(rel, "w");
+
+		fputs(text, fp);
+		fclose(fp);
+	}
+	free(text);
+	c = load(rel, NULL);
+	CHECK(c != NULL && strcmp(c->ntlm.hashfile, hf) == 0 &&
+	    c->ntlm.nusers == 5 && strcmp(c->ntlm.computer, "GW") == 0,
+	    "relative hashfile: %s", c ? c->ntlm.hashfile : errbuf);
+	conf_unref(c);
+	unlink(rel);
+	free(rel);
+
+	/* Group may read it; a file of comments holds no users. */
+	dir = hashfile_with("# nobody yet\n\n", 0640);
+	text = fmt("ntlm { domain = \"X\" hashfile = \"%s\" }\n"
+	    "hostname = \"gw\"\n", dir);
+	c = load("e.conf", text);
+	free(text);
+	CHECK(c != NULL && c->ntlm.nusers == 0 && c->ntlm.users == NULL &&
+	    conf_ntlm_user(c, "X", "alice") == NULL, "empty hash file: %s",
+	    c ? "" : errbuf);
+	conf_unref(c);
+	unlink(dir);
+	free(dir);
+
+	/* The default config needs no sign-in. */
+	c = load("conf/iaproxy.conf", conf_default_text);
+	CHECK(c != NULL && c->nnetworks == 0 && !c->ntlm.enabled &&
+	    c->ntlm.nusers == 0, "default: no sign-in");
+	conf_unref(c);
+ out:
+	unlink(hf);
+	free(hf);
+}
+
+static void
+test_network_for(void)
+{
+	struct config			*c;
+	const struct conf_network	*n;
+
+	c = load("n.conf",
+	    "network \"a\" { src = {\"10.1.0.0/16\"} auth = {none} }\n"
+	    "network \"b\" { src = {\"10.0.0.0/8\", \"2001:db8::/32\"} "
+	    "auth = {none} }\n"
+	    "network \"c\" { src = {\"::1\", \"127.0.0.1\"} auth = {none} }\n"
+	    "network \"d\" { src = {\"::ffff:192.0.2.0/120\"} auth = {none} }\n");
+	CHECK(c != NULL, "networks: %s", errbuf);
+	if (c == NULL)
+		return;
+	n = conf_network_for(c, sa4("10.1.2.3"));
+	CHECK(n != NULL && strcmp(n->name, "a") == 0, "first match wins");
+	n = conf_network_for(c, sa4("10.2.0.1"));
+	CHECK(n != NULL && strcmp(n->name, "b") == 0, "second");
+	n = conf_network_for(c, sa6("::ffff:10.1.0.5"));
+	CHECK(n != NULL && strcmp(n->name, "a") == 0, "mapped v4");
+	n = conf_network_for(c, sa6("::ffff:10.200.0.5"));
+	CHECK(n != NULL && strcmp(n->name, "b") == 0, "mapped v4, b");
+	n = conf_network_for(c, sa6("2001:db8:1::5"));
+	CHECK(n != NULL && strcmp(n->name, "b") == 0, "v6");
+	n = conf_network_for(c, sa6("::1"));
+	CHECK(n != NULL && strcmp(n->name, "c") == 0, "::1");
+	n = conf_network_for(c, sa4("127.0.0.1"));
+	CHECK(n != NULL && strcmp(n->name, "c") == 0, "127.0.0.1");
+	n = conf_network_for(c, sa4("192.0.2.9"));
+	CHECK(n != NULL && strcmp(n->name, "d") == 0, "v4 in mapped block");
+	CHECK(conf_network_for(c, sa4("198.51.100.1")) == NULL, "no match v4");
+	CHECK(conf_network_for(c, sa6("2001:db9::1")) == NULL, "no match v6");
+	CHECK(conf_network_for(c, sa6("::ffff:198.51.100.1")) == NULL,
+	    "no match mapped");
+	CHECK(conf_network_for(c, sa4("127.0.0.2")) == NULL, "host route");
+	conf_unref(c);
+}
+
+static void
+test_network_errors(void)
+{
+	struct config	*c;
+	char		*inc, *text, *want;
+
+	CHECK(fails("e.conf", "network {\n}\n",
+	    "e.conf:1: missing title for section 'network'"), "untitled: %s",
+	    errbuf);
+	CHECK(fails("e.conf", "network \"\" { src = {\"::1\"} auth = {none} }\n",
+	    "e.conf:1: network '': the name must be 1 to 64 characters"),
+	    "empty name: %s", errbuf);
+	CHECK(fails("e.conf", "network \"a\" { src = {\"::1\"} auth = {none} }\n"
+	    "network \"a\" { src = {\"::2\"} auth = {none} }\n",
+	    "e.conf:2: network 'a' is defined twice"), "duplicate: %s", errbuf);
+	CHECK(fails("e.conf", "network \"a\" {\n  auth = {none}\n}\n",
+	    "e.conf:3: network 'a': src is required"), "no src: %s", errbuf);
+	CHECK(fails("e.conf", "network \"a\" {\n  src = {}\n  auth = {none}\n}\n",
+	    "e.conf:4: network 'a': src is required"), "empty src: %s", errbuf);
+	CHECK(fails("e.conf", "network \"a\" {\n  src = {\"10.0.0.0/8\",\n"
+	    "    \"10.0.0.0/33\"}\n  auth = {none}\n}\n",
+	    "e.conf:3: src: '10.0.0.0/33' is not an address or CIDR block"),
+	    "bad src: %s", errbuf);
+	CHECK(fails("e.conf", "network \"a\" { src = {\"::1\"} }\n",
+	    "e.conf:1: network 'a': auth is required"), "no auth: %s", errbuf);
+	CHECK(fails("e.conf", "network \"a\" { src = {\"::1\"} auth = {} }\n",
+	    "e.conf:1: network 'a': auth is required"), "empty auth: %s",
+	    errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" hashfile = \"/x\" }\n"
+	    "network \"a\" {\n src = {\"::1\"}\n auth = {none, ntlm}\n}\n",
+	    "e.conf:5: network 'a': auth none cannot be combined"),
+	    "none not alone: %s", errbuf);
+	CHECK(fails("e.conf", "network \"a\" {\n src = {\"::1\"}\n"
+	    " auth = {negotiate}\n}\n",
+	    "e.conf:3: auth method 'negotiate' is not available yet"),
+	    "negotiate: %s", errbuf);
+	CHECK(fails("e.conf", "network \"a\" { src = {\"::1\"} auth = {saml} }\n",
+	    "e.conf:1: auth method 'saml' is not available yet"), "saml: %s",
+	    errbuf);
+	CHECK(fails("e.conf", "network \"a\" { src = {\"::1\"} auth = {basic} }\n",
+	    "e.conf:1: auth: 'basic' is not none, ntlm, negotiate or saml"),
+	    "unknown method: %s", errbuf);
+	CHECK(fails("e.conf", "network \"a\" { src = {\"::1\"} auth = {\"ntlm\"} "
+	    "}\nnetwork \"office\" {\n src = {\"10.0.0.0/8\"}\n auth = {ntlm}\n}\n",
+	    "e.conf:1: network 'a' uses ntlm but there is no ntlm section"),
+	    "ntlm without section: %s", errbuf);
+	CHECK(has_line(errbuf, "e.conf:5: network 'office' uses ntlm but there "
+	    "is no ntlm section"), "second one too: %s", errbuf);
+	CHECK(fails("e.conf", "network \"a\" { src = {\"::1\"} auth = {none}\n"
+	    "  bogus = 1 }\n", "e.conf:2: no such option 'bogus'"),
+	    "unknown option: %s", errbuf);
+	CHECK(fails("e.conf", "network \"a\" {\n src = {\"::1\"}\n",
+	    "e.conf:2: end of file inside section 'network'"), "open: %s",
+	    errbuf);
+
+	/* A network closed in an included file is reported there. */
+	inc = tmpfile_with("\nnetwork \"inc\" {\n auth = {none}\n}\n");
+	text = fmt("workers = 1\ninclude(\"%s\")\n", inc);
+	want = fmt("%s:4: network 'inc': src is required", inc);
+	CHECK(fails_f("top.conf", text, want), "in include: %s", errbuf);
+	text = fmt("ntlm {\n include(\"%s\")\n}\n", inc);
+	c = load("top.conf", text);
+	free(text);
+	CHECK(c == NULL, "network inside ntlm refused: %s", errbuf);
+	unlink(inc);
+	free(inc);
+}
+
+static void
+test_ntlm_errors(void)
+{
+	char		*hf, *text, *want;
+	const char	*bad;
+
+	CHECK(fails("e.conf", "ntlm {\n  hashfile = \"/x\"\n}\n",
+	    "e.conf:3: ntlm: domain is required"), "no domain: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm {\n  domain = \"EXAMPLE\"\n}\n",
+	    "e.conf:3: ntlm: hashfile is required with backend hashfile"),
+	    "no hashfile: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm {\n}\n", "e.conf:2: ntlm: domain is "
+	    "required"), "empty section: %s", errbuf);
+	CHECK(has_line(errbuf, "e.conf:2: ntlm: hashfile is required"),
+	    "both: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm {\n domain = \"EXAMPLE-DOMAIN-16\"\n"
+	    " hashfile = \"/x\"\n}\n", "e.conf:2: domain: 'EXAMPLE-DOMAIN-16' "
+	    "is not a NetBIOS name (1 to 15 letters, digits, '-', '_' or '.')"),
+	    "long domain: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"A B\" hashfile = \"/x\" }\n",
+	    "e.conf:1: domain: 'A B' is not a NetBIOS name"), "space: %s",
+	    errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"\" hashfile = \"/x\" }\n",
+	    "e.conf:1: domain: '' is not a NetBIOS name"), "empty: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"A\\\\B\" hashfile = \"/x\" }\n",
+	    "e.conf:1: domain: 'A\\B' is not a NetBIOS name"), "backslash: %s",
+	    errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" hashfile = \"/x\"\n"
+	    " computer = \"pc*1\" }\n",
+	    "e.conf:2: computer: 'pc*1' is not a NetBIOS name"), "computer: %s",
+	    errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" hashfile = \"/x\"\n"
+	    " dns_domain = \"a..b\" }\n",
+	    "e.conf:2: dns_domain: 'a..b' is not a valid DNS name"),
+	    "dns_domain: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm {\n domain = \"X\"\n backend = ldap\n}\n",
+	    "e.conf:3: ntlm backend 'ldap' is not available yet"), "ldap: %s",
+	    errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" backend = winbind }\n",
+	    "e.conf:1: ntlm backend 'winbind' is not available yet"),
+	    "winbind: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" backend = files }\n",
+	    "e.conf:1: backend: 'files' is not hashfile, ldap or winbind"),
+	    "unknown backend: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" hashfile = \"\" }\n",
+	    "e.conf:1: hashfile: empty file name"), "empty hashfile: %s",
+	    errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" hashfile = \"/x\"\n"
+	    " max_skew = 0 }\n",
+	    "e.conf:2: max_skew: 0 is out of range (0.001..129600)"),
+	    "max_skew: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" hashfile = \"/x\"\n"
+	    " challenge_ttl = 3601 }\n",
+	    "e.conf:2: challenge_ttl: 3601 is out of range (0.001..3600)"),
+	    "challenge_ttl: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" realm = \"Y\" }\n",
+	    "e.conf:1: no such option 'realm'"), "unknown option: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" hashfile = \"/x\" }\n\n"
+	    "ntlm {\n domain = \"Y\" hashfile = \"/x\" }\n",
+	    "e.conf:4: ntlm: section given twice (first ended at e.conf:1)"),
+	    "twice: %s", errbuf);
+	CHECK(fails("e.conf", "max_skew = 5\n",
+	    "e.conf:1: no such option 'max_skew'"), "not top level: %s", errbuf);
+
+	/* The hash file itself: reported at the hashfile option. */
+	CHECK(fails("e.conf", "hostname = \"gw\"\nntlm {\n domain = \"X\"\n"
+	    " hashfile = \"/nonexistent/h\"\n}\n", "e.conf:4: ntlm hashfile "
+	    "/nonexistent/h: cannot open: No such file or directory"),
+	    "missing: %s", errbuf);
+	CHECK(fails("e.conf", "hostname = \"gw\"\nntlm { domain = \"X\" "
+	    "hashfile = \"/tmp\" }\n",
+	    "e.conf:2: ntlm hashfile /tmp: not a regular file"),
+	    "directory: %s", errbuf);
+	hf = hashfile_with("alice:" H_PASSWORD "\n", 0644);
+	text = fmt("hostname = \"gw\"\nntlm {\n domain = \"X\"\n"
+	    " hashfile = \"%s\"\n}\n", hf);
+	want = fmt("e.conf:4: ntlm hashfile %s: others have access to it "
+	    "(mode 0644); chmod o-rwx it", hf);
+	CHECK(fails_f("e.conf", text, want), "world-readable: %s", errbuf);
+	chmod(hf, 0602);
+	text = fmt("hostname = \"gw\"\nntlm { domain = \"X\" hashfile = \"%s\" "
+	    "}\n", hf);
+	want = fmt("e.conf:2: ntlm hashfile %s: others have access to it "
+	    "(mode 0602)", hf);
+	CHECK(fails_f("e.conf", text, want), "world-writable: %s", errbuf);
+	unlink(hf);
+	free(hf);
+
+	/* Bad lines: HASHFILE:LINE, every one, and never the hash. */
+	{
+		static const struct {
+			const char	*text;
+			int		 line;
+			const char	*msg;
+		} cases[] = {
+			{ "alice " H_PASSWORD "\n", 1,
+			    "missing ':' between the user and the NT hash" },
+			{ "# c\nalice:" H_PASSWORD "0\n", 2,
+			    "the NT hash must be 32 hex digits" },
+			{ "alice:a4f49c406510bdcab6824ee7c30fd85\n", 1,
+			    "the NT hash must be 32 hex digits" },
+			{ "\n\nalice:g4f49c406510bdcab6824ee7c30fd852\n", 3,
+			    "the NT hash must be 32 hex digits" },
+			{ "alice:\n", 1, "the NT hash must be 32 hex digits" },
+			{ ":" H_PASSWORD "\n", 1, "empty user name" },
+			{ "X\\:" H_PASSWORD "\n", 1, "empty user name" },
+			{ "\\bob:" H_PASSWORD "\n", 1,
+			    "empty domain before '\\'" },
+			{ "A\\B\\c:" H_PASSWORD "\n", 1,
+			    "more than one '\\' in the user name" },
+			{ "al\x01ice:" H_PASSWORD "\n", 1,
+			    "control character in the user name" },
+			{ "x:" H_PASSWORD "\nEXAMPLE\\Bob:" H_PASSWORD "\n"
+			    "example\\bob:" H_EMPTY "\n", 3,
+			    "duplicate user 'EXAMPLE\\bob' (also on line 2)" },
+			{ "bob:" H_PASSWORD "\nx:" H_PASSWORD "\nBOB:" H_EMPTY
+			    "\n", 3, "duplicate user 'BOB' (also on line 1)" },
+		};
+		size_t	i;
+
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			hf = hashfile_with(cases[i].text, 0600);
+			text = fmt("hostname = \"gw\"\nntlm { domain = \"X\" "
+			    "hashfile = \"%s\" }\n", hf);
+			want = fmt("%s:%d: %s", hf, cases[i].line,
+			    cases[i].msg);
+			CHECK(fails("e.conf", text, want) &&
+			    strcmp(errbuf, want) == 0, "case %zu: %s", i,
+			    errbuf);
+			CHECK(strstr(errbuf, "a4f49c") == NULL &&
+			    strstr(errbuf, "31d6cf") == NULL,
+			    "case %zu: hash in message: %s", i, errbuf);
+			free(text);
+			free(want);
+			unlink(hf);
+			free(hf);
+		}
+	}
+
+	/* Every bad line is reported, not just the first; and a NUL. */
+	hf = hashfile_with("a " H_PASSWORD "\nb:" H_PASSWORD "\n:" H_EMPTY
+	    "\n", 0600);
+	text = fmt("hostname = \"gw\"\nntlm { domain = \"X\" hashfile = \"%s\" "
+	    "}\n", hf);
+	want = fmt("%s:3: empty user name", hf);
+	bad = want;
+	CHECK(fails("e.conf", text, hf) && has_line(errbuf, bad),
+	    "all lines: %s", errbuf);
+	free(text);
+	free(want);
+	unlink(hf);
+	{
+		FILE	*fp = fopen(hf, "w");
+
+		fwrite("a:" H_PASSWORD "\nb\0:" H_EMPTY "\n", 1, 71, fp);
+		fclose(fp);
+		chmod(hf, 0600);
+	}
+	text = fmt("hostname = \"gw\"\nntlm { domain = \"X\" hashfile = \"%s\" "
+	    "}\n", hf);
+	want = fmt("%s:2: contains a NUL byte", hf);
+	CHECK(fails_f("e.conf", text, want), "NUL: %s", errbuf);
+	unlink(hf);
+	free(hf);
+}
+
 int
 main(void)
 {
@@ -571,5 +1054,9 @@ main(void)
 	test_errors();
 	test_files();
 	test_cidr();
+	test_ntlm_good();
+	test_network_for();
+	test_network_errors();
+	test_ntlm_errors();
 	return unit_done("t_conf");
 }
