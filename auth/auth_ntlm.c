@@ -19,8 +19,10 @@
 
 #include "auth.h"
 #include "ntlm.h"
+#include "backend.h"
 
 struct auth_state {
+	struct auth_pending *pending;	/* a backend call in flight */
 	int		 have_challenge;
 	uint8_t		 challenge[NTLM_CHALLENGE_LEN];
 	struct timeval	 issued;
@@ -50,6 +52,7 @@ auth_state_free(struct auth_state *st)
 {
 	if (st == NULL)
 		return;
+	auth_cancel(st->pending);
 	state_forget(st);
 	free(st);
 }
@@ -110,11 +113,195 @@ ntlm_negotiate(struct auth_state *st, const struct config *conf,
 	return AUTH_CHALLENGE;
 }
 
-/* AUTHENTICATE -> who, or why not. */
+/* Success: who the client is, "DOMAIN\user" with the domain upper-cased. */
 static enum auth_outcome
-ntlm_authenticate(struct auth_state *st, const struct config *conf,
-    const char *scheme, const uint8_t *msg, size_t len,
+succeed(struct auth_answer *a, const char *scheme, const char *dom,
+    const char *user)
+{
+	size_t i, n;
+
+	n = (size_t)snprintf(a->user, sizeof(a->user), "%s\\%s", dom, user);
+	if (n >= sizeof(a->user))
+		return refuse(a, scheme, "user name too long");
+	for (i = 0; a->user[i] != '\\'; i++)
+		if (a->user[i] >= 'a' && a->user[i] <= 'z')
+			a->user[i] -= 32;
+	a->mech = "ntlm";
+	a->header[0] = '\0';
+	return AUTH_SUCCESS;
+}
+
+/*
+ * An AUTHENTICATE waiting for a backend.  It keeps its own copy of the
+ * message (the decoded struct points into it); the connection's state
+ * keeps the NEGOTIATE and CHALLENGE the MIC covers until it is done.
+ */
+struct auth_pending {
+	struct auth_state	*st;
+	struct ntlm_backend_req	*breq;
+	uint8_t			*msg;
+	size_t			 len;
+	struct ntlm_authenticate auth;
+	struct ntlm_expect	 exp;
+	char			 scheme[16];
+	char			 domain[NTLM_MAX_NAME_UTF8 + 1];
+	auth_cb			 cb;
+	void			*arg;
+	int			 starting;	/* inside the backend's start */
+	int			 have_result;
+	struct ntlm_backend_result result;
+};
+
+static void
+pending_free(struct auth_pending *p)
+{
+	if (p->msg != NULL)
+		OPENSSL_cleanse(p->msg, p->len);
+	free(p->msg);
+	state_forget(p->st);	/* single use, whatever the verdict */
+	p->st->pending = NULL;
+	OPENSSL_cleanse(&p->result, sizeof(p->result));
+	free(p);
+}
+
+/* Turn a backend's answer into the handshake's verdict. */
+static enum auth_outcome
+pending_finish(struct auth_pending *p, const struct ntlm_backend_result *res,
     struct auth_answer *a)
+{
+	enum ntlm_verdict v;
+
+	a->header[0] = a->user[0] = '\0';
+	a->mech = NULL;
+	a->reason = NULL;
+	switch (res->status) {
+	case NTLM_BACKEND_HASH:
+		v = ntlm_verify(&p->auth, &p->exp, res->nthash);
+		if (v != NTLM_OK)
+			return refuse(a, p->scheme, ntlm_verdict_str(v));
+		break;
+	case NTLM_BACKEND_VERIFIED:
+		/*
+		 * The DC checked NTProofStr; ntlm_verify_pre() already checked
+		 * what it does not (v1, target info, time).
+		 */
+		break;
+	default:
+		/* Fail closed: no answer from the directory is a no. */
+		return refuse(a, p->scheme, res->reason ? res->reason :
+		    "sign-in backend unavailable");
+	}
+	return succeed(a, p->scheme, p->domain, p->auth.user);
+}
+
+static void
+pending_done(void *arg, const struct ntlm_backend_result *res)
+{
+	struct auth_pending	*p = arg;
+	struct auth_answer	 a;
+	enum auth_outcome	 out;
+	auth_cb			 cb = p->cb;
+	void			*cbarg = p->arg;
+
+	p->breq = NULL;
+	if (p->starting) {
+		/* Answered inside the start call: the caller finishes it. */
+		p->result = *res;
+		p->have_result = 1;
+		return;
+	}
+	out = pending_finish(p, res, &a);
+	pending_free(p);
+	cb(cbarg, out, &a);
+	OPENSSL_cleanse(&a, sizeof(a));
+}
+
+void
+auth_cancel(struct auth_pending *p)
+{
+	if (p == NULL)
+		return;
+	if (p->breq != NULL)
+		p->breq->cancel(p->breq);
+	pending_free(p);
+}
+
+/* Ask the configured backend; the answer comes to pending_done(). */
+static enum auth_outcome
+ntlm_ask_backend(struct auth_state *st, struct auth_worker *aw,
+    const struct config *conf, const char *scheme, const uint8_t *msg,
+    size_t len, const struct ntlm_expect *exp, const char *dom,
+    struct auth_answer *a, auth_cb cb, void *arg,
+    struct auth_pending **pendingp)
+{
+	struct auth_pending		*p;
+	struct ntlm_backend_query	 q;
+	const char			*why = NULL;
+	enum auth_outcome		 out;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->msg = malloc(len)) == NULL) {
+		free(p);
+		state_forget(st);
+		return refuse(a, scheme, "out of memory");
+	}
+	memcpy(p->msg, msg, len);
+	p->len = len;
+	p->st = st;
+	st->pending = p;
+	p->exp = *exp;
+	p->cb = cb;
+	p->arg = arg;
+	snprintf(p->scheme, sizeof(p->scheme), "%s", scheme);
+	snprintf(p->domain, sizeof(p->domain), "%s", dom);
+	if (ntlm_decode_authenticate(p->msg, p->len, &p->auth, &why) == -1) {
+		pending_free(p);
+		return refuse(a, scheme, why ? why : "malformed NTLM "
+		    "authenticate");
+	}
+	memset(&q, 0, sizeof(q));
+	q.user = p->auth.user;
+	q.domain = p->domain;
+	q.workstation = p->auth.workstation;
+	memcpy(q.challenge, exp->challenge, sizeof(q.challenge));
+	q.lm = p->auth.lm;
+	q.lm_len = p->auth.lm_len;
+	q.nt = p->auth.nt;
+	q.nt_len = p->auth.nt_len;
+	p->starting = 1;
+	switch (conf->ntlm.backend) {
+	case NTLM_BACKEND_LDAP:
+		p->breq = auth_worker_ldap_lookup(aw, &q, pending_done, p);
+		break;
+	case NTLM_BACKEND_WINBIND:
+		p->breq = auth_worker_winbind_verify(aw, &q, pending_done, p);
+		break;
+	default:
+		p->result.status = NTLM_BACKEND_DOWN;
+		p->result.reason = "no such sign-in backend";
+		p->have_result = 1;
+		break;
+	}
+	p->starting = 0;
+	if (p->breq != NULL) {
+		*pendingp = p;
+		return AUTH_PENDING;
+	}
+	if (!p->have_result) {
+		p->result.status = NTLM_BACKEND_DOWN;
+		p->result.reason = "sign-in backend unavailable";
+	}
+	out = pending_finish(p, &p->result, a);
+	pending_free(p);
+	return out;
+}
+
+/* AUTHENTICATE -> who, or why not (or: ask the backend and wait). */
+static enum auth_outcome
+ntlm_authenticate(struct auth_state *st, struct auth_worker *aw,
+    const struct config *conf, const char *scheme, const uint8_t *msg,
+    size_t len, struct auth_answer *a, auth_cb cb, void *arg,
+    struct auth_pending **pendingp)
 {
 	struct ntlm_authenticate auth;
 	struct ntlm_expect	 exp;
@@ -122,7 +309,6 @@ ntlm_authenticate(struct auth_state *st, const struct config *conf,
 	struct timeval		 now, age;
 	enum ntlm_verdict	 v;
 	const char		*why = NULL, *dom;
-	size_t			 i, n;
 	long			 age_ms;
 
 	if (!st->have_challenge)
@@ -148,11 +334,16 @@ ntlm_authenticate(struct auth_state *st, const struct config *conf,
 	exp.now = ntlm_filetime(now.tv_sec);
 	exp.skew = (unsigned int)(conf->ntlm.max_skew / 1000);
 
+	/* Everything that needs no secret is checked before asking for one. */
 	if ((v = ntlm_verify_pre(&auth, &exp)) != NTLM_OK) {
 		state_forget(st);
 		return refuse(a, scheme, ntlm_verdict_str(v));
 	}
 	dom = auth.domain[0] != '\0' ? auth.domain : conf->ntlm.domain;
+	if (conf->ntlm.backend != NTLM_BACKEND_HASHFILE)
+		return ntlm_ask_backend(st, aw, conf, scheme, msg, len, &exp,
+		    dom, a, cb, arg, pendingp);
+	/* The hash file is in memory: no need to wait for anything. */
 	if ((u = conf_ntlm_user(conf, dom, auth.user)) == NULL) {
 		state_forget(st);
 		return refuse(a, scheme, "unknown user");
@@ -161,24 +352,14 @@ ntlm_authenticate(struct auth_state *st, const struct config *conf,
 	state_forget(st);	/* single use, whatever the verdict */
 	if (v != NTLM_OK)
 		return refuse(a, scheme, ntlm_verdict_str(v));
-
-	n = (size_t)snprintf(a->user, sizeof(a->user), "%s\\%s", dom,
-	    auth.user);
-	if (n >= sizeof(a->user))
-		return refuse(a, scheme, "user name too long");
-	/* The domain part in upper case, as Windows shows it. */
-	for (i = 0; a->user[i] != '\\'; i++)
-		if (a->user[i] >= 'a' && a->user[i] <= 'z')
-			a->user[i] -= 32;
-	a->mech = "ntlm";
-	a->header[0] = '\0';
-	return AUTH_SUCCESS;
+	return succeed(a, scheme, dom, auth.user);
 }
 
 enum auth_outcome
-auth_ntlm_step(struct auth_state **stp, const struct config *conf,
-    const char *scheme, const char *token, size_t token_len,
-    struct auth_answer *a)
+auth_ntlm_step(struct auth_state **stp, struct auth_worker *aw,
+    const struct config *conf, const char *scheme, const char *token,
+    size_t token_len, struct auth_answer *a, auth_cb cb, void *arg,
+    struct auth_pending **pendingp)
 {
 	uint8_t		 msg[NTLM_MAX_MSG];
 	size_t		 len;
@@ -202,7 +383,8 @@ auth_ntlm_step(struct auth_state **stp, const struct config *conf,
 	if (type == 1)
 		out = ntlm_negotiate(*stp, conf, scheme, msg, len, a);
 	else if (type == 3)
-		out = ntlm_authenticate(*stp, conf, scheme, msg, len, a);
+		out = ntlm_authenticate(*stp, aw, conf, scheme, msg, len, a,
+		    cb, arg, pendingp);
 	else
 		out = refuse(a, scheme, "unexpected NTLM message type");
 	OPENSSL_cleanse(msg, sizeof(msg));

@@ -41,6 +41,7 @@ enum conn_action {
 	ACT_LOCAL,	/* one of the gateway's own pages, in head_out */
 	ACT_FORWARD,	/* plain HTTP to an origin */
 	ACT_TUNNEL,	/* CONNECT */
+	ACT_PENDING,	/* waiting for a sign-in backend (gate.c) */
 };
 
 static const char *conn_state_names[] = {
@@ -378,6 +379,11 @@ conn_close(struct conn *c, const char *reason)
 	c->fd = -1;
 	if (c->iplimited)
 		iplimit_release(&c->ss.sa);
+	if (c->auth_pending != NULL) {
+		/* auth_state_free() cancels it; drop the reference it held. */
+		c->auth_pending = NULL;
+		conn_unref(c);
+	}
 	auth_state_free(c->auth);
 	c->auth = NULL;
 	free(c->user);
@@ -663,6 +669,12 @@ conn_read_head(struct conn *c)
 	case ACT_TUNNEL:
 		tunnel_start(c);
 		break;
+	case ACT_PENDING:
+		/* gate.c goes on when the backend answers; no read timeout. */
+		conn_set_state(c, CONN_AUTH_PENDING, "asking the sign-in "
+		    "backend");
+		bufferevent_set_timeouts(c->bev, NULL, NULL);
+		break;
 	default:
 		break;
 	}
@@ -751,6 +763,7 @@ conn_prepare(struct conn *c, const struct h1_msg *msg, size_t headlen,
 	struct h1_target t;
 	const char	*why = NULL;
 	size_t		 i;
+	int		 act;
 
 	if ((r = conn_request_new(c)) == NULL) {
 		conn_close(c, "out of memory");
@@ -798,8 +811,6 @@ conn_prepare(struct conn *c, const struct h1_msg *msg, size_t headlen,
 		conn_serve_local(c, msg, &t);
 		return c->closing || c->req == NULL ? ACT_DONE : ACT_LOCAL;
 	}
-	if (!gate_check(c, msg, headlen, inlen))
-		return ACT_DONE;
 	if (t.form == H1_TARGET_ABSOLUTE && (t.scheme_len != 4 ||
 	    strncasecmp(t.scheme, "http", 4) != 0)) {
 		conn_abort_http(c, 501, "only http:// URLs can be forwarded; "
@@ -823,13 +834,21 @@ conn_prepare(struct conn *c, const struct h1_msg *msg, size_t headlen,
 	snprintf(r->key, sizeof(r->key), "%s:%d", r->host, r->port);
 	if (t.form == H1_TARGET_AUTHORITY) {
 		r->is_connect = 1;
-		return ACT_TUNNEL;
-	}
-	if (forward_build_head(c, msg, &t) == -1) {
+		act = ACT_TUNNEL;
+	} else if (forward_build_head(c, msg, &t) == -1) {
 		conn_close(c, "out of memory");
 		return ACT_DONE;
+	} else
+		act = ACT_FORWARD;
+	/* Who is asking, last: everything above answers without sign-in. */
+	switch (gate_check(c, msg, headlen, inlen)) {
+	case GATE_PASS:
+		return act;
+	case GATE_PENDING:
+		return ACT_PENDING;
+	default:
+		return ACT_DONE;
 	}
-	return ACT_FORWARD;
 }
 
 static void

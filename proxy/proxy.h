@@ -220,6 +220,7 @@ struct worker {
 	struct splice_pipes	*pipes;		/* empty pipes for splice.c */
 	struct evbuffer		*sink;		/* staging for direct writes */
 	struct config		*conf;		/* current; this thread only */
+	struct auth_worker	*auth;		/* sign-in backends */
 	struct config		*next_conf;	/* handed over by main, locked */
 	int			 notify_fd;	/* eventfd: main -> worker */
 	struct event		*ev_mail;	/* reads notify_fd */
@@ -362,6 +363,7 @@ struct conn {
 	struct auth_state	*auth;		/* a sign-in handshake, if any */
 	char			*user;		/* who signed in on it, or NULL */
 	const char		*auth_mech;	/* and how ("ntlm") */
+	struct auth_pending	*auth_pending;	/* a backend is deciding */
 	size_t			 discard;	/* body bytes to skip after a 407 */
 	unsigned		 nrequests;
 };
@@ -398,10 +400,15 @@ void	conn_sink_end(struct conn *);
 
 /* gate.c */
 /*
- * Sign-in for a parsed request: 1 to go on, 0 when it was answered (403
- * for an unknown network, 407 for a handshake step or a refusal).
+ * Sign-in for a parsed request: GATE_PASS to go on, GATE_ANSWERED when it
+ * was answered (403 for an unknown network, 407 for a handshake step or a
+ * refusal), GATE_PENDING when a backend was asked: the request then goes
+ * on (forward_start or tunnel_start) or is answered when it replies.
  * headlen is the head's size, inlen what the input holds (head included).
  */
+#define GATE_ANSWERED	0
+#define GATE_PASS	1
+#define GATE_PENDING	2
 int	gate_check(struct conn *, const struct h1_msg *, size_t headlen,
 	    size_t inlen);
 

@@ -126,6 +126,7 @@ worker_reconf_cb(evutil_socket_t fd, short what, void *arg)
 
 		conf_unref(w->conf);
 		w->conf = nc;
+		auth_worker_reconf(w->auth, nc);
 		/* Addresses gone from the config stop accepting now. */
 		for (pp = &w->listeners; (wl = *pp) != NULL;) {
 			if (!conf_has_listen(nc, wl->text)) {
@@ -251,7 +252,8 @@ worker_start(struct worker *w, int id, struct config *conf, int *fds,
 	evdns_base_set_option(w->dns, "timeout:", "5");
 	evdns_base_set_option(w->dns, "attempts:", "2");
 	evdns_base_load_hosts(w->dns, NULL);
-	if ((w->sink = evbuffer_new()) == NULL ||
+	if ((w->auth = auth_worker_new(w->base, conf)) == NULL ||
+	    (w->sink = evbuffer_new()) == NULL ||
 	    (w->dns_cache = dns_cache_new()) == NULL ||
 	    (w->pool = upstream_pool_new(w)) == NULL)
 		return -1;

@@ -1,0 +1,77 @@
+/*
+ * The sign-in backends of one worker: created on first use, on the
+ * worker's thread, from the config the worker holds; replaced when a
+ * reload changes the config.  A replaced backend answers what it still
+ * had in flight with NTLM_BACKEND_DOWN before it goes.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "auth.h"
+#include "backend.h"
+
+struct auth_worker *
+auth_worker_new(struct event_base *base, const struct config *conf)
+{
+	struct auth_worker *aw;
+
+	if ((aw = calloc(1, sizeof(*aw))) == NULL)
+		return NULL;
+	aw->base = base;
+	aw->conf = conf_ref((struct config *)conf);
+	return aw;
+}
+
+static void
+auth_worker_drop_backends(struct auth_worker *aw)
+{
+	/* (ntlm_ldap_free / ntlm_winbind_free, once those backends exist) */
+	aw->ldap = NULL;
+	aw->winbind = NULL;
+}
+
+void
+auth_worker_reconf(struct auth_worker *aw, const struct config *conf)
+{
+	/* Backends hold pointers into the config they were made from. */
+	auth_worker_drop_backends(aw);
+	conf_unref(aw->conf);
+	aw->conf = conf_ref((struct config *)conf);
+}
+
+void
+auth_worker_free(struct auth_worker *aw)
+{
+	if (aw == NULL)
+		return;
+	auth_worker_drop_backends(aw);
+	conf_unref(aw->conf);
+	free(aw);
+}
+
+/*
+ * The config refuses backends this build does not have, so these answer
+ * "down" only if that check is ever bypassed: fail closed.
+ */
+struct ntlm_backend_req *
+auth_worker_ldap_lookup(struct auth_worker *aw,
+    const struct ntlm_backend_query *q, ntlm_backend_cb cb, void *arg)
+{
+	struct ntlm_backend_result res = { .status = NTLM_BACKEND_DOWN,
+	    .reason = "directory backend not available" };
+
+	cb(arg, &res);
+	return NULL;
+}
+
+struct ntlm_backend_req *
+auth_worker_winbind_verify(struct auth_worker *aw,
+    const struct ntlm_backend_query *q, ntlm_backend_cb cb, void *arg)
+{
+	struct ntlm_backend_result res = { .status = NTLM_BACKEND_DOWN,
+	    .reason = "domain controller backend not available" };
+
+	cb(arg, &res);
+	return NULL;
+}
