@@ -93,7 +93,8 @@ hash_password(const char *user)
 		fprintf(stderr, "%s: -H: warning: the password is empty\n",
 		    IAPROXY_NAME);
 	if (auth_nt_hash(pw, h) == -1) {
-		fprintf(stderr, "%s: -H: the password is not valid UTF-8\n",
+		fprintf(stderr, "%s: -H: the password is not valid UTF-8 "
+		    "or longer than 256 characters\n",
 		    IAPROXY_NAME);
 		goto done;
 	}
