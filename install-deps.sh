@@ -8,7 +8,8 @@ export DEBIAN_FRONTEND=noninteractive
 BUILD="build-essential autoconf automake libtool pkg-config libevent-dev
   libkrb5-dev libntlm0-dev libssl-dev libldap-dev libconfuse-dev"
 TEST="curl openssl python3 iproute2 procps clang winbind python3-ntlm-auth
-  libclang-rt-14-dev valgrind"
+  libclang-rt-14-dev valgrind slapd ldap-utils samba
+  samba-ad-dc samba-ad-provision"
 
 case "${1:-}" in
 build)	pkgs="$BUILD" ;;

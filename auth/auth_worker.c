@@ -26,9 +26,19 @@ auth_worker_new(struct event_base *base, const struct config *conf)
 static void
 auth_worker_drop_backends(struct auth_worker *aw)
 {
-	/* (ntlm_ldap_free / ntlm_winbind_free, once those backends exist) */
+	struct ntlm_winbind	*wb;
+	struct ntlm_ldap	*nl;
+
+	/*
+	 * Unhook each backend before freeing it: the DOWN answers its free
+	 * sends may start new lookups, which must find no half-freed one.
+	 */
+	nl = aw->ldap;
 	aw->ldap = NULL;
+	ntlm_ldap_free(nl);
+	wb = aw->winbind;
 	aw->winbind = NULL;
+	ntlm_winbind_free(wb);
 }
 
 void
@@ -50,28 +60,18 @@ auth_worker_free(struct auth_worker *aw)
 	free(aw);
 }
 
-/*
- * The config refuses backends this build does not have, so these answer
- * "down" only if that check is ever bypassed: fail closed.
- */
 struct ntlm_backend_req *
 auth_worker_ldap_lookup(struct auth_worker *aw,
     const struct ntlm_backend_query *q, ntlm_backend_cb cb, void *arg)
 {
-	struct ntlm_backend_result res = { .status = NTLM_BACKEND_DOWN,
-	    .reason = "directory backend not available" };
-
-	cb(arg, &res);
-	return NULL;
+	/* ntlm_ldap.c makes aw->ldap on first use. */
+	return ntlm_ldap_lookup(aw, q, cb, arg);
 }
 
 struct ntlm_backend_req *
 auth_worker_winbind_verify(struct auth_worker *aw,
     const struct ntlm_backend_query *q, ntlm_backend_cb cb, void *arg)
 {
-	struct ntlm_backend_result res = { .status = NTLM_BACKEND_DOWN,
-	    .reason = "domain controller backend not available" };
-
-	cb(arg, &res);
-	return NULL;
+	/* ntlm_winbind.c makes aw->winbind on first use. */
+	return ntlm_winbind_verify(aw, q, cb, arg);
 }

@@ -23,7 +23,8 @@
  * leaks and wedges its include stack after an error in an included file;
  * conf_include() parses included files itself.
  *
- * Sections come from conf_sections[]: pac, ntlm (at most one) and the
+ * Sections come from conf_sections[]: pac, ntlm and ldap (at most one
+ * each; the ldap bind password file is read at every load) and the
  * titled network blocks.  Checks on a section as a whole run at its
  * closing brace (a section's validate callback runs once); the hash file
  * named by ntlm is read and checked as part of every load, so `-t`,
@@ -66,6 +67,7 @@
 #define HASHFILE_NAME_MAX	256	/* bytes of a user or domain name */
 #define DNS_NAME_MAX		253	/* RFC 1035 section 2.3.4, as text */
 #define DNS_LABEL_MAX		63
+#define LDAP_PASSWORD_MAX	1024	/* bytes in bind_password_file */
 
 /* How a value is written and checked, and where it goes. */
 enum conf_vtype {
@@ -82,6 +84,10 @@ enum conf_vtype {
 	CV_FILE,	/* a file name (no "-") */
 	CV_BACKEND,	/* hashfile | ldap | winbind */
 	CV_AUTH,	/* list of none | ntlm | negotiate | saml */
+	CV_URIS,	/* list of ldap://host[:port] / ldaps://... */
+	CV_DN,		/* an LDAP DN: any text but controls, not empty */
+	CV_FILTER,	/* an LDAP filter with %u (and %d) */
+	CV_ATTR,	/* an LDAP attribute name (RFC 4512 descr) */
 };
 
 struct conf_var {
@@ -164,6 +170,36 @@ static const struct conf_var conf_vars[] = {
 	    FIELD(ntlm.max_skew) },
 	{ "challenge_ttl", CV_MSEC, "ntlm", SEC(60), 1, SEC(3600), NULL,
 	    FIELD(ntlm.challenge_ttl) },
+	/*
+	 * backend winbind: pass-through to a domain controller through
+	 * Samba's ntlm_auth helpers, a pool per worker (ntlm_winbind.c).
+	 */
+	{ "helper", CV_FILE, "ntlm", 0, 0, 0,
+	    "/usr/bin/ntlm_auth --helper-protocol=ntlm-server-1",
+	    FIELD(ntlm.helper) },
+	{ "helpers", CV_INT, "ntlm", 4, 1, 64, NULL, FIELD(ntlm.helpers) },
+	{ "helper_queue", CV_INT, "ntlm", 256, 0, 100000, NULL,
+	    FIELD(ntlm.helper_queue) },
+	{ "helper_timeout", CV_MSEC, "ntlm", SEC(10), 1, SEC(300), NULL,
+	    FIELD(ntlm.helper_timeout) },
+
+	/*
+	 * The directory of the ldap NTLM backend.  The bind password is
+	 * read from a file (never written in the config) at every load.
+	 */
+	{ "uri", CV_URIS, "ldap", 0, 0, 0, NULL, NOFIELD },
+	{ "bind_dn", CV_DN, "ldap", 0, 0, 0, NULL, FIELD(ldap.bind_dn) },
+	{ "bind_password_file", CV_FILE, "ldap", 0, 0, 0, NULL,
+	    FIELD(ldap.bind_password_file) },
+	{ "base_dn", CV_DN, "ldap", 0, 0, 0, NULL, FIELD(ldap.base_dn) },
+	{ "user_filter", CV_FILTER, "ldap", 0, 0, 0, "(uid=%u)",
+	    FIELD(ldap.user_filter) },
+	{ "hash_attribute", CV_ATTR, "ldap", 0, 0, 0, "sambaNTPassword",
+	    FIELD(ldap.hash_attribute) },
+	{ "timeout", CV_MSEC, "ldap", SEC(5), 1, SEC(300), NULL,
+	    FIELD(ldap.timeout) },
+	{ "tls_ca_file", CV_FILE, "ldap", 0, 0, 0, NULL,
+	    FIELD(ldap.tls_ca_file) },
 
 	/* network "name" { }: many, copied by conf_copy_networks(). */
 	{ "src", CV_CIDRS, "network", 0, 0, 0, NULL, NOFIELD },
@@ -183,6 +219,7 @@ static const struct conf_section {
 } conf_sections[] = {
 	{ "pac", CFGF_NONE },
 	{ "ntlm", CFGF_NODEFAULT },
+	{ "ldap", CFGF_NODEFAULT },
 	{ "network", CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES },
 };
 #define CONF_NSECTIONS	(sizeof(conf_sections) / sizeof(conf_sections[0]))
@@ -215,6 +252,7 @@ struct conf_parse {
 	int		 eofline;	/* its line in the file being read */
 	struct conf_where where[CONF_NVARS];
 	struct conf_secend ntlm_end;	/* the ntlm section, if any */
+	struct conf_secend ldap_end;	/* the ldap section, if any */
 	struct conf_secend *net_end;	/* each network, in file order */
 	size_t		 nnet_end;
 };
@@ -242,6 +280,12 @@ static int	 conf_cb_auth(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	 conf_secend_set(struct conf_secend *, cfg_t *, const cfg_t *);
 static int	 conf_end_ntlm(cfg_t *, cfg_opt_t *);
 static int	 conf_end_network(cfg_t *, cfg_opt_t *);
+static int	 conf_end_ldap(cfg_t *, cfg_opt_t *);
+static int	 conf_ldap_uri_ok(const char *);
+static const char *conf_ldap_filter_err(const char *);
+static int	 conf_ldap_attr_ok(const char *);
+static void	 conf_check_ldap(struct conf_parse *, struct config *);
+static void	 conf_ldap_password_load(struct conf_parse *, struct config *);
 static int	 conf_nbname_ok(const char *);
 static int	 conf_dns_name_ok(const char *);
 static int	 conf_listen_parse(const char *, struct conf_listen *);
@@ -266,6 +310,7 @@ static int	 conf_copy_networks(struct conf_parse *, struct config *,
 static int	 conf_check(struct conf_parse *, struct config *);
 static void	 conf_check_ntlm(struct conf_parse *, struct config *);
 static void	 conf_hashfile_load(struct conf_parse *, struct config *);
+static void	 conf_check_winbind(struct conf_parse *, struct config *);
 static int	 conf_hashfile_line(struct conf_parse *, const char *, int,
 		    char *, struct ntlm_user *);
 static int	 conf_user_cmp(const void *, const void *);
@@ -585,6 +630,28 @@ conf_cb_str(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 			cfg_error(cfg, "%s: '%s' is not an address or CIDR "
 			    "block", v->name, value);
 		break;
+	case CV_URIS:
+		if (!conf_ldap_uri_ok(value))
+			cfg_error(cfg, "%s: '%s' is not ldap://host[:port] or "
+			    "ldaps://host[:port]", v->name, value);
+		break;
+	case CV_DN:
+		for (s = value; *s != '\0'; s++)
+			if ((unsigned char)*s < 0x20 || *s == 0x7f)
+				break;
+		if (*value == '\0' || *s != '\0')
+			cfg_error(cfg, "%s: must be a DN, not empty and without "
+			    "control characters", v->name);
+		break;
+	case CV_FILTER:
+		if ((s = conf_ldap_filter_err(value)) != NULL)
+			cfg_error(cfg, "%s: '%s': %s", v->name, value, s);
+		break;
+	case CV_ATTR:
+		if (!conf_ldap_attr_ok(value))
+			cfg_error(cfg, "%s: '%s' is not an attribute name",
+			    v->name, value);
+		break;
 	default:
 		break;
 	}
@@ -613,8 +680,8 @@ conf_cb_logfmt(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 }
 
 /*
- * ntlm backend is a bare word.  Only the hash file exists yet; the others
- * are refused by name so that a config written for them fails loudly.
+ * ntlm backend is a bare word.  A backend not built yet is refused by
+ * name so that a config written for it fails loudly.
  */
 static int
 conf_cb_backend(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
@@ -627,8 +694,10 @@ conf_cb_backend(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	*(long *)result = v->def;
 	if (strcmp(value, "hashfile") == 0)
 		*(long *)result = NTLM_BACKEND_HASHFILE;
-	else if (strcmp(value, "ldap") == 0 || strcmp(value, "winbind") == 0)
-		cfg_error(cfg, "ntlm backend '%s' is not available yet", value);
+	else if (strcmp(value, "ldap") == 0)
+		*(long *)result = NTLM_BACKEND_LDAP;
+	else if (strcmp(value, "winbind") == 0)
+		*(long *)result = NTLM_BACKEND_WINBIND;
 	else
 		cfg_error(cfg, "backend: '%s' is not hashfile, ldap or winbind",
 		    value);
@@ -761,6 +830,47 @@ conf_end_network(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 /*
+ * Called by libconfuse at the closing brace of the ldap section: at most
+ * one, and the options without which no search can be made.  A bind
+ * needs both a DN and a password: an empty password would make a simple
+ * bind "unauthenticated" (RFC 4513 5.1.2), which some servers accept
+ * as anonymous.
+ */
+static int
+conf_end_ldap(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct conf_parse	*p = conf_cur;
+	cfg_t			*sec;
+	const char		*file = conf_filename(cfg);
+
+	if (p == NULL || (sec = cfg_opt_getnsec(opt, 0)) == NULL)
+		return (-1);
+	if (p->ldap_end.at.line > 0) {
+		conf_err(p, "%s:%d: ldap: section given twice (first ended at "
+		    "%s:%d)", file, cfg->line, p->ldap_end.at.file,
+		    p->ldap_end.at.line);
+		return (0);
+	}
+	if (conf_secend_set(&p->ldap_end, cfg, sec) == -1) {
+		cfg_error(cfg, "out of memory");
+		return (-1);
+	}
+	if (cfg_size(sec, "uri") == 0)
+		conf_err(p, "%s:%d: ldap: uri is required (one or more "
+		    "ldap:// or ldaps:// URIs)", file, cfg->line);
+	if (cfg_getstr(sec, "base_dn") == NULL)
+		conf_err(p, "%s:%d: ldap: base_dn is required", file,
+		    cfg->line);
+	if (cfg_getstr(sec, "bind_dn") == NULL)
+		conf_err(p, "%s:%d: ldap: bind_dn is required (the service "
+		    "account)", file, cfg->line);
+	if (cfg_getstr(sec, "bind_password_file") == NULL)
+		conf_err(p, "%s:%d: ldap: bind_password_file is required",
+		    file, cfg->line);
+	return (0);
+}
+
+/*
  * A NetBIOS domain or computer name as we accept it: 1 to 15 letters,
  * digits, '-', '_' and '.' (the names go into the CHALLENGE message's
  * target info, MS-NLMP 2.2.2.1, and Windows refuses most punctuation in
@@ -807,6 +917,119 @@ conf_dns_name_ok(const char *s)
 	if (label == 0 || s[-1] == '-' || len > DNS_NAME_MAX)
 		return (0);
 	return (1);
+}
+
+/*
+ * An LDAP URI as the ldap section takes it (RFC 4516 without the DN and
+ * the rest, which would mean nothing here): "ldap://" or "ldaps://", a
+ * host name, IPv4 address or [IPv6] address, an optional port and an
+ * optional trailing "/".
+ */
+static int
+conf_ldap_uri_ok(const char *uri)
+{
+	struct in6_addr	 a6;
+	char		 host[DNS_NAME_MAX + 1];
+	const char	*s, *e;
+	size_t		 n;
+	long		 port = 0;
+
+	if (strncmp(uri, "ldap://", 7) == 0)
+		s = uri + 7;
+	else if (strncmp(uri, "ldaps://", 8) == 0)
+		s = uri + 8;
+	else
+		return (0);
+	if (*s == '[') {
+		if ((e = strchr(s, ']')) == NULL ||
+		    (n = (size_t)(e - s - 1)) == 0 || n >= sizeof(host))
+			return (0);
+		memcpy(host, s + 1, n);
+		host[n] = '\0';
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return (0);
+		s = e + 1;
+	} else {
+		n = strcspn(s, ":/");
+		if (n == 0 || n >= sizeof(host))
+			return (0);
+		memcpy(host, s, n);
+		host[n] = '\0';
+		/* Digits and dots are a host name too: 127.0.0.1 passes. */
+		if (!conf_dns_name_ok(host))
+			return (0);
+		s += n;
+	}
+	if (*s == ':') {
+		for (n = 0, s++; *s >= '0' && *s <= '9'; s++, n++)
+			if ((port = port * 10 + (*s - '0')) > 65535)
+				return (0);
+		if (n == 0 || port == 0)
+			return (0);
+	}
+	if (*s == '/')
+		s++;
+	return (*s == '\0');
+}
+
+/*
+ * What is wrong with an LDAP search filter template, or NULL: it must be
+ * one parenthesised filter (RFC 4515 section 3) with balanced
+ * parentheses, and its only '%' escapes are %u (the user name), %d (the
+ * domain) and %% (a '%').  Without %u every user would be the same
+ * entry.
+ */
+static const char *
+conf_ldap_filter_err(const char *f)
+{
+	const char	*s;
+	int		 depth = 0, have_u = 0;
+
+	if (f[0] != '(' || f[strlen(f) - 1] != ')')
+		return ("must start with '(' and end with ')'");
+	for (s = f; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return ("control character");
+		if (*s == '(')
+			depth++;
+		else if (*s == ')' && --depth < 0)
+			return ("unbalanced parentheses");
+		else if (*s == ')' && depth == 0 && s[1] != '\0')
+			return ("more than one filter (wrap them in (&...))");
+		else if (*s == '%') {
+			s++;
+			if (*s == 'u')
+				have_u = 1;
+			else if (*s != 'd' && *s != '%')
+				return ("only %u, %d and %% may follow '%'");
+		}
+	}
+	if (depth != 0)
+		return ("unbalanced parentheses");
+	if (!have_u)
+		return ("must contain %u (the user name)");
+	return (NULL);
+}
+
+/* An attribute description as RFC 4512 1.4 names it: descr or an OID. */
+static int
+conf_ldap_attr_ok(const char *a)
+{
+	const char	*s;
+
+	if (isalpha((unsigned char)a[0])) {
+		for (s = a; *s != '\0'; s++)
+			if (!isascii((unsigned char)*s) ||
+			    !(isalnum((unsigned char)*s) || *s == '-'))
+				return (0);
+		return (s - a <= 128);
+	}
+	/* numericoid: digits separated by single dots. */
+	for (s = a; *s != '\0'; s++)
+		if (!(isdigit((unsigned char)*s) || (*s == '.' && s > a &&
+		    s[-1] != '.' && s[1] != '\0')))
+			return (0);
+	return (s > a && s - a <= 128);
 }
 
 /*
@@ -1138,6 +1361,9 @@ conf_opt_init(cfg_opt_t *o, const struct conf_var *v)
 	case CV_PATH:
 	case CV_NBNAME:
 	case CV_FILE:
+	case CV_DN:
+	case CV_FILTER:
+	case CV_ATTR:
 		o->type = CFGT_STR;
 		o->def.string = v->sdef;
 		o->parsecb = conf_cb_str;
@@ -1145,6 +1371,7 @@ conf_opt_init(cfg_opt_t *o, const struct conf_var *v)
 	case CV_LISTEN:
 	case CV_DOMAINS:
 	case CV_CIDRS:
+	case CV_URIS:
 		o->type = CFGT_STR;
 		o->flags = CFGF_LIST;
 		o->def.parsed = (char *)v->sdef;
@@ -1215,6 +1442,7 @@ conf_cfg_init(void)
 	cfg_set_error_function(cfg, conf_errfunc);
 	cfg_set_validate_func(cfg, "ntlm", conf_end_ntlm);
 	cfg_set_validate_func(cfg, "network", conf_end_network);
+	cfg_set_validate_func(cfg, "ldap", conf_end_ldap);
 	return (cfg);
 }
 
@@ -1299,6 +1527,9 @@ conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 	case CV_PATH:
 	case CV_FILE:
 	case CV_NBNAME:
+	case CV_DN:
+	case CV_FILTER:
+	case CV_ATTR:
 		/* Unset (NULL) stays NULL: conf_check fills defaults. */
 		if ((s = cfg_opt_getnstr(o, 0)) == NULL)
 			break;
@@ -1335,6 +1566,17 @@ conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 				return (-1);
 		c->pac_ndirect_networks = n;
 		break;
+	case CV_URIS:
+		if (n > 0 && (c->ldap.uris = calloc(n, sizeof(char *))) ==
+		    NULL)
+			return (-1);
+		for (i = 0; i < n; i++) {
+			if ((c->ldap.uris[i] = strdup(cfg_opt_getnstr(o, i))) ==
+			    NULL)
+				return (-1);
+			c->ldap.nuris = i + 1;
+		}
+		break;
 	}
 	return (0);
 }
@@ -1349,6 +1591,7 @@ conf_copy(struct conf_parse *p, struct config *c, cfg_t *cfg)
 	size_t			 i;
 
 	c->ntlm.enabled = cfg_size(cfg, "ntlm") > 0;
+	c->ldap.enabled = cfg_size(cfg, "ldap") > 0;
 	for (i = 0; i < CONF_NVARS; i++) {
 		v = &conf_vars[i];
 		if (v->section != NULL && strcmp(v->section, "network") == 0)
@@ -1356,6 +1599,9 @@ conf_copy(struct conf_parse *p, struct config *c, cfg_t *cfg)
 		if (v->section != NULL && strcmp(v->section, "ntlm") == 0 &&
 		    !c->ntlm.enabled)
 			continue;	/* no section, no values */
+		if (v->section != NULL && strcmp(v->section, "ldap") == 0 &&
+		    !c->ldap.enabled)
+			continue;
 		sec = v->section != NULL ? cfg_getsec(cfg, v->section) : cfg;
 		if (sec == NULL || (o = cfg_getopt(sec, v->name)) == NULL ||
 		    conf_copy_var(c, v, o) == -1) {
@@ -1452,6 +1698,12 @@ conf_check(struct conf_parse *p, struct config *c)
 
 	if (c->ntlm.enabled)
 		conf_check_ntlm(p, c);
+	if (c->ldap.enabled)
+		conf_check_ldap(p, c);
+	if (c->ntlm.enabled && c->ntlm.backend == NTLM_BACKEND_LDAP &&
+	    !c->ldap.enabled)
+		conf_errat(p, conf_var_find("ntlm", "backend"),
+		    "ntlm backend ldap needs an ldap section");
 	/* Closing braces were noted in file order, as the sections are. */
 	for (i = 0; i < c->nnetworks; i++)
 		if ((c->networks[i].auth & AUTH_NTLM) && !c->ntlm.enabled &&
@@ -1497,6 +1749,8 @@ conf_check_ntlm(struct conf_parse *p, struct config *c)
 			*s = (char)toupper((unsigned char)*s);
 	}
 
+	if (n->backend == NTLM_BACKEND_WINBIND)
+		conf_check_winbind(p, c);
 	if (n->backend != NTLM_BACKEND_HASHFILE || n->hashfile == NULL)
 		return;
 	/* Relative to the file that names it, as include() does. */
@@ -1511,6 +1765,149 @@ conf_check_ntlm(struct conf_parse *p, struct config *c)
 
  nomem:
 	conf_err(p, "%s: ntlm: out of memory", p->file);
+}
+
+/*
+ * The ldap section after the parse: the URI list as libldap takes it
+ * (space separated, tried in order), file names relative to the file
+ * that names them, and the bind password.  The section's own shape was
+ * checked at its closing brace (conf_end_ldap).
+ */
+static void
+conf_check_ldap(struct conf_parse *p, struct config *c)
+{
+	const struct conf_var	*v;
+	const struct conf_where	*w;
+	struct conf_ldap	*l = &c->ldap;
+	struct stat		 st;
+	char			**fields[2], *s;
+	const char		*why;
+	size_t			 i, len = 0;
+
+	for (i = 0; i < l->nuris; i++)
+		len += strlen(l->uris[i]) + 1;
+	if (l->nuris > 0) {
+		if ((l->uri_list = malloc(len)) == NULL)
+			goto nomem;
+		l->uri_list[0] = '\0';
+		for (i = 0; i < l->nuris; i++) {
+			if (i > 0)
+				strcat(l->uri_list, " ");
+			strcat(l->uri_list, l->uris[i]);
+		}
+	}
+	fields[0] = &l->bind_password_file;
+	fields[1] = &l->tls_ca_file;
+	for (i = 0; i < 2; i++) {
+		v = conf_var_find("ldap", i == 0 ? "bind_password_file" :
+		    "tls_ca_file");
+		w = &p->where[v - conf_vars];
+		if (*fields[i] == NULL || (*fields[i])[0] == '/' ||
+		    w->file == NULL)
+			continue;
+		if ((s = conf_include_path(w->file, *fields[i])) == NULL)
+			goto nomem;
+		free(*fields[i]);
+		*fields[i] = s;
+	}
+	if (l->tls_ca_file != NULL) {
+		why = NULL;
+		if (stat(l->tls_ca_file, &st) == -1)
+			why = strerror(errno);
+		else if (!S_ISREG(st.st_mode))
+			why = "not a regular file";
+		if (why != NULL)
+			conf_errat(p, conf_var_find("ldap", "tls_ca_file"),
+			    "ldap tls_ca_file %s: %s", l->tls_ca_file, why);
+	}
+	if (l->bind_password_file != NULL)
+		conf_ldap_password_load(p, c);
+	return;
+
+ nomem:
+	conf_err(p, "%s: ldap: out of memory", p->file);
+}
+
+/*
+ * Read the service account's password from bind_password_file: a regular
+ * file that "other" cannot read, write or search, holding the password
+ * on its first line (a final newline, and CR before it, are not part of
+ * it).  The password lands in a malloc'ed buffer that conf_free() wipes;
+ * every other copy is wiped here.  It never appears in a message.
+ */
+static void
+conf_ldap_password_load(struct conf_parse *p, struct config *c)
+{
+	const struct conf_var	*v = conf_var_find("ldap",
+				    "bind_password_file");
+	const struct conf_where	*w = &p->where[v - conf_vars];
+	struct conf_ldap	*l = &c->ldap;
+	const char		*path = l->bind_password_file, *file;
+	const char		*why = NULL;
+	struct stat		 st;
+	char			 buf[LDAP_PASSWORD_MAX + 2];
+	size_t			 len = 0;
+	ssize_t			 r;
+	int			 fd, wline;
+
+	file = w->file != NULL ? w->file : p->file;
+	wline = w->line > 0 ? w->line : 1;
+	/* O_NONBLOCK: opening a FIFO must not hang a reload. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
+		conf_err(p, "%s:%d: ldap bind_password_file %s: cannot open: "
+		    "%s", file, wline, path, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) == -1)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_mode & S_IRWXO) {
+		conf_err(p, "%s:%d: ldap bind_password_file %s: others have "
+		    "access to it (mode %04o); chmod o-rwx it", file, wline,
+		    path, (unsigned)(st.st_mode & 07777));
+		goto done;
+	}
+	while (why == NULL && len < sizeof(buf)) {
+		if ((r = read(fd, buf + len, sizeof(buf) - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			why = strerror(errno);
+		} else if (r == 0)
+			break;
+		else
+			len += (size_t)r;
+	}
+	if (why == NULL) {
+		/* The first line; a trailing CR LF or LF is not ours. */
+		if (memchr(buf, '\n', len) != NULL)
+			len = (size_t)((char *)memchr(buf, '\n', len) - buf);
+		if (len > 0 && buf[len - 1] == '\r')
+			len--;
+		if (len > LDAP_PASSWORD_MAX)
+			why = "longer than 1024 bytes";
+		else if (len == 0)
+			why = "empty (an empty password would bind as "
+			    "anonymous)";
+		else if (memchr(buf, '\0', len) != NULL)
+			why = "contains a NUL byte";
+	}
+	if (why != NULL) {
+		conf_err(p, "%s:%d: ldap bind_password_file %s: %s", file,
+		    wline, path, why);
+		goto done;
+	}
+	if ((l->bind_password = malloc(len + 1)) == NULL) {
+		conf_err(p, "%s: ldap: out of memory", p->file);
+		goto done;
+	}
+	memcpy(l->bind_password, buf, len);
+	l->bind_password[len] = '\0';
+	l->bind_password_len = len;
+ done:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
 }
 
 /*
@@ -1749,6 +2146,59 @@ conf_casecmp(const char *a, const char *b)
 	}
 }
 
+/*
+ * backend winbind: split the helper command line on spaces (no quoting:
+ * ntlm_auth's options need none) into helper_argv, and check that its
+ * program is an absolute path to an executable regular file, so that a
+ * typo fails at -t and reload rather than at the first sign-in.
+ */
+static void
+conf_check_winbind(struct conf_parse *p, struct config *c)
+{
+	const struct conf_var	*v = conf_var_find("ntlm", "helper");
+	struct conf_ntlm	*n = &c->ntlm;
+	struct stat		 st;
+	const char		*why = NULL;
+	char			*s, *tok, *save = NULL;
+	size_t			 nargs = 0;
+
+	if (p->where[v - conf_vars].line <= 0)
+		v = conf_var_find("ntlm", "backend");	/* the default */
+	if (n->helper == NULL || (s = strdup(n->helper)) == NULL)
+		goto nomem;
+	/* At most one argument per two bytes, and the NULL. */
+	if ((n->helper_argv = calloc(strlen(s) / 2 + 2,
+	    sizeof(char *))) == NULL) {
+		free(s);
+		goto nomem;
+	}
+	for (tok = strtok_r(s, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save)) {
+		if ((n->helper_argv[nargs] = strdup(tok)) == NULL) {
+			free(s);
+			goto nomem;
+		}
+		nargs++;
+	}
+	free(s);
+	if (nargs == 0)
+		why = "no program";
+	else if (n->helper_argv[0][0] != '/')
+		why = "the program must be an absolute path";
+	else if (stat(n->helper_argv[0], &st) == -1)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (access(n->helper_argv[0], X_OK) == -1)
+		why = "not executable";
+	if (why != NULL)
+		conf_errat(p, v, "ntlm helper '%s': %s", n->helper, why);
+	return;
+
+ nomem:
+	conf_err(p, "%s: ntlm: out of memory", p->file);
+}
+
 /* Order of c->ntlm.users: no domain first, then domain, then user. */
 static int
 conf_user_cmp(const void *va, const void *vb)
@@ -1836,6 +2286,7 @@ conf_parse_free(struct conf_parse *p)
 	for (i = 0; i < CONF_NVARS; i++)
 		free(p->where[i].file);
 	free(p->ntlm_end.at.file);
+	free(p->ldap_end.at.file);
 	for (i = 0; i < p->nnet_end; i++)
 		free(p->net_end[i].at.file);
 	free(p->net_end);
@@ -1888,6 +2339,11 @@ conf_free(struct config *c)
 	free(c->ntlm.dns_domain);
 	free(c->ntlm.computer);
 	free(c->ntlm.hashfile);
+	free(c->ntlm.helper);
+	for (i = 0; c->ntlm.helper_argv != NULL &&
+	    c->ntlm.helper_argv[i] != NULL; i++)
+		free(c->ntlm.helper_argv[i]);
+	free(c->ntlm.helper_argv);
 	for (i = 0; i < c->ntlm.nusers; i++) {
 		free(c->ntlm.users[i].domain);
 		free(c->ntlm.users[i].user);
@@ -1898,6 +2354,21 @@ conf_free(struct config *c)
 		    sizeof(*c->ntlm.users));
 		free(c->ntlm.users);
 	}
+	for (i = 0; i < c->ldap.nuris; i++)
+		free(c->ldap.uris[i]);
+	free(c->ldap.uris);
+	free(c->ldap.uri_list);
+	free(c->ldap.bind_dn);
+	free(c->ldap.bind_password_file);
+	if (c->ldap.bind_password != NULL) {
+		explicit_bzero(c->ldap.bind_password,
+		    c->ldap.bind_password_len);
+		free(c->ldap.bind_password);
+	}
+	free(c->ldap.base_dn);
+	free(c->ldap.user_filter);
+	free(c->ldap.hash_attribute);
+	free(c->ldap.tls_ca_file);
 	free(c->connect_ports);
 	free(c->access_log);
 	free(c->hostname);

@@ -52,8 +52,8 @@ struct conf_network {
 /* Where NTLM verification gets the users' NT hashes. */
 enum ntlm_backend {
 	NTLM_BACKEND_HASHFILE,
-	NTLM_BACKEND_LDAP,		/* refused by the config for now */
-	NTLM_BACKEND_WINBIND,		/* refused by the config for now */
+	NTLM_BACKEND_LDAP,		/* sambaNTPassword; needs ldap { } */
+	NTLM_BACKEND_WINBIND,		/* pass-through via ntlm_auth helpers */
 };
 
 /* One line of the hash file: [DOMAIN\]user:NTHASH. */
@@ -75,6 +75,32 @@ struct conf_ntlm {
 	size_t		 nusers;
 	int		 max_skew;	/* ms; NTLMv2 timestamp vs now */
 	int		 challenge_ttl;	/* ms a challenge stays valid */
+	/* backend winbind (auth/ntlm_winbind.c) */
+	char		*helper;	/* the command line, as written */
+	char		**helper_argv;	/* split on spaces, NULL-terminated */
+	int		 helpers;	/* processes per worker, 1..64 */
+	int		 helper_queue;	/* sign-ins waiting per worker */
+	int		 helper_timeout;	/* ms for one answer (and in queue) */
+};
+
+/*
+ * The `ldap { }` section: the directory the ldap NTLM backend reads the
+ * users' NT hashes from (sambaNTPassword), as a service account.
+ */
+struct conf_ldap {
+	int		 enabled;
+	char		**uris;		/* "ldap://h:p" / "ldaps://h", in order */
+	size_t		 nuris;
+	char		*uri_list;	/* the same, space separated */
+	char		*bind_dn;
+	char		*bind_password_file;	/* resolved path */
+	char		*bind_password;	/* secret: wiped on free */
+	size_t		 bind_password_len;
+	char		*base_dn;
+	char		*user_filter;	/* %u user, %d domain (RFC 4515 escaped) */
+	char		*hash_attribute;
+	int		 timeout;	/* ms: connect, bind and each search */
+	char		*tls_ca_file;	/* or NULL: the system's CAs */
 };
 
 struct config {
@@ -125,6 +151,7 @@ struct config {
 	struct conf_network *networks;
 	size_t		 nnetworks;
 	struct conf_ntlm ntlm;
+	struct conf_ldap ldap;
 };
 
 /* conf.c */

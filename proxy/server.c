@@ -54,6 +54,29 @@ fail:
 	return -1;
 }
 
+/*
+ * SO_REUSEPORT would let a second iaproxy (or anything else of ours) share
+ * an address and silently take half its connections.  A plain bind first
+ * fails with EADDRINUSE if anyone listens there already.
+ */
+static int
+listen_probe(const struct conf_listen *l)
+{
+	int fd, one = 1, rv, saved;
+
+	if ((fd = socket(l->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l->ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		    sizeof(one));
+	rv = bind(fd, (const struct sockaddr *)&l->ss, l->sslen);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rv;
+}
+
 static int
 has_listen(const struct config *conf, const char *text)
 {
@@ -94,6 +117,10 @@ open_new_listeners(const struct config *conf, const struct config *old,
 
 		if (has_listen(old, l->text))
 			continue;
+		if (listen_probe(l) == -1) {
+			log_warn("cannot listen on %s", l->text);
+			goto fail;
+		}
 		for (w = 0; w < nworkers; w++) {
 			if ((fds[w][k] = server_listen_socket(l)) == -1) {
 				log_warn("cannot listen on %s", l->text);

@@ -98,11 +98,30 @@ def _stop_proc(p, grace=3.0):
 		return None
 
 
+_cleanups = []
+
+
+def at_stop(fn):
+	"""Run fn() when the test's processes are stopped (end of the test,
+	exit or a signal), after them; for what is not a process we own
+	(e.g. a network namespace).  Each fn runs once."""
+	with _procs_lock:
+		_cleanups.append(fn)
+
+
 def stop_all():
 	with _procs_lock:
 		procs = list(_procs)
 	for p in reversed(procs):
 		_stop_proc(p)
+	with _procs_lock:
+		fns = list(_cleanups)
+		del _cleanups[:]
+	for fn in reversed(fns):
+		try:
+			fn()
+		except Exception as e:
+			sys.stdout.write("# cleanup failed: %r\n" % (e,))
 
 
 atexit.register(stop_all)
@@ -492,6 +511,9 @@ class Proxy:
 		# A test passing its own listen list: port is the first one's.
 		self.port = int(self.conf["listen"][0].rsplit(":", 1)[1])
 		self.proc = None
+		# argv put before the proxy's own (e.g. ["unshare", "-m", ...]);
+		# it must exec the proxy, so that the pid stays the proxy's.
+		self.prefix = []
 		self.write_config()
 
 	def write_config(self, text=None, **changes):
@@ -505,7 +527,8 @@ class Proxy:
 		return text
 
 	def start(self, wait=True):
-		self.proc = self.t.spawn([IAPROXY, "-c", self.conf_path],
+		self.proc = self.t.spawn(self.prefix + [IAPROXY, "-c",
+		    self.conf_path],
 		    stdout=open(self.stdout_path, "w"),
 		    stderr=open(self.errlog_path, "w"), stdin=subprocess.DEVNULL)
 		if wait:

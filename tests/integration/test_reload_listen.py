@@ -83,6 +83,19 @@ def main(t):
 	    "the failed reload changed nothing (connect_ports kept)")
 	t.eq(get_on(p.port, o, 4), (200, pattern(4)), "still serving")
 	squatter.close()
+
+	# A second iaproxy on the same address must not start (SO_REUSEPORT
+	# would otherwise let it take half the connections silently).
+	q = t.proxy(start=False, listen=[a])
+	q.start(wait=False)
+	t.check(harness.wait_for(lambda: not q.alive(), 5),
+	    "a second instance on a busy address exits")
+	t.check(q.proc.returncode not in (None, 0), "with a failure status",
+	    q.proc.returncode)
+	t.contains(q.errlog(), "cannot listen on %s" % a,
+	    "and says which address is taken")
+	t.eq(get_on(p.port, o, 3), (200, pattern(3)),
+	    "the first instance still serves")
 	t.check(p.alive(), "proxy alive")
 
 

@@ -879,6 +879,32 @@ test_network_errors(void)
 	free(inc);
 }
 
+/* backend winbind with /bin/sh standing in for ntlm_auth. */
+static void
+test_ntlm_winbind_ok(void)
+{
+	struct config	*c;
+
+	c = load("w.conf", "hostname = \"gw\"\nntlm { domain = \"ad\" "
+	    "backend = winbind\n helper = \"/bin/sh  -c  cat\"\n"
+	    " helpers = 2 helper_queue = 0 helper_timeout = 1.5 }\n");
+	CHECK(c != NULL, "winbind config: %s", errbuf);
+	if (c == NULL)
+		return;
+	CHECK(c->ntlm.backend == NTLM_BACKEND_WINBIND, "backend %d",
+	    c->ntlm.backend);
+	CHECK(c->ntlm.hashfile == NULL && c->ntlm.nusers == 0, "no hash file");
+	CHECK(c->ntlm.helper_argv != NULL &&
+	    strcmp(c->ntlm.helper_argv[0], "/bin/sh") == 0 &&
+	    strcmp(c->ntlm.helper_argv[1], "-c") == 0 &&
+	    strcmp(c->ntlm.helper_argv[2], "cat") == 0 &&
+	    c->ntlm.helper_argv[3] == NULL, "helper argv split on spaces");
+	CHECK(c->ntlm.helpers == 2 && c->ntlm.helper_queue == 0 &&
+	    c->ntlm.helper_timeout == 1500, "helpers %d queue %d timeout %d",
+	    c->ntlm.helpers, c->ntlm.helper_queue, c->ntlm.helper_timeout);
+	conf_unref(c);
+}
+
 static void
 test_ntlm_errors(void)
 {
@@ -915,11 +941,41 @@ test_ntlm_errors(void)
 	    "e.conf:2: dns_domain: 'a..b' is not a valid DNS name"),
 	    "dns_domain: %s", errbuf);
 	CHECK(fails("e.conf", "ntlm {\n domain = \"X\"\n backend = ldap\n}\n",
-	    "e.conf:3: ntlm backend 'ldap' is not available yet"), "ldap: %s",
+	    "e.conf:3: ntlm backend ldap needs an ldap section"), "ldap: %s",
 	    errbuf);
-	CHECK(fails("e.conf", "ntlm { domain = \"X\" backend = winbind }\n",
-	    "e.conf:1: ntlm backend 'winbind' is not available yet"),
-	    "winbind: %s", errbuf);
+	/* backend winbind: the helper's program must be there. */
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" backend = winbind\n"
+	    " helper = \"/nonexistent/ntlm_auth --x\" }\n",
+	    "e.conf:2: ntlm helper '/nonexistent/ntlm_auth --x': No such file "
+	    "or directory"), "winbind helper missing: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" backend = winbind\n"
+	    " helper = \"ntlm_auth\" }\n",
+	    "e.conf:2: ntlm helper 'ntlm_auth': the program must be an "
+	    "absolute path"), "winbind helper relative: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" backend = winbind\n"
+	    " helper = \"/etc/passwd\" }\n",
+	    "e.conf:2: ntlm helper '/etc/passwd': not executable"),
+	    "winbind helper not executable: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" backend = winbind\n"
+	    " helper = \"/tmp\" }\n",
+	    "e.conf:2: ntlm helper '/tmp': not a regular file"),
+	    "winbind helper directory: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" backend = winbind\n"
+	    " helper = \"   \" }\n",
+	    "e.conf:2: ntlm helper '   ': no program"),
+	    "winbind helper blank: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" backend = winbind\n"
+	    " helpers = 0 }\n", "e.conf:2: helpers: 0 is out of range (1..64)"),
+	    "helpers: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" backend = winbind\n"
+	    " helper_queue = -1 }\n",
+	    "e.conf:2: helper_queue: -1 is out of range (0..100000)"),
+	    "helper_queue: %s", errbuf);
+	CHECK(fails("e.conf", "ntlm { domain = \"X\" backend = winbind\n"
+	    " helper_timeout = 301 }\n",
+	    "e.conf:2: helper_timeout: 301 is out of range (0.001..300)"),
+	    "helper_timeout: %s", errbuf);
+	test_ntlm_winbind_ok();
 	CHECK(fails("e.conf", "ntlm { domain = \"X\" backend = files }\n",
 	    "e.conf:1: backend: 'files' is not hashfile, ldap or winbind"),
 	    "unknown backend: %s", errbuf);
@@ -1045,6 +1101,173 @@ test_ntlm_errors(void)
 	free(hf);
 }
 
+/*
+ * The ldap section: a good one (defaults, URI list, relative password
+ * file, the password without its newline), and each error at its line;
+ * the password never appears in a message.
+ */
+static void
+test_ldap(void)
+{
+	struct config	*c;
+	char		*pw, *text, *want, *rel, *dir;
+	size_t		 i;
+	static const struct {
+		const char	*opt;	/* one line inside ldap { } */
+		const char	*msg;	/* after "l.conf:3: " */
+	} bad[] = {
+		{ "uri = {\"http://dc1\"}", "uri: 'http://dc1' is not "
+		    "ldap://host[:port] or ldaps://host[:port]" },
+		{ "uri = {\"ldap://dc1:0\"}", "uri: 'ldap://dc1:0' is not" },
+		{ "uri = {\"ldap://dc1:70000\"}", "uri: 'ldap://dc1:70000'" },
+		{ "uri = {\"ldap://dc1/dc=x\"}", "uri: 'ldap://dc1/dc=x'" },
+		{ "uri = {\"ldap://[::1\"}", "uri: 'ldap://[::1' is not" },
+		{ "uri = {\"ldap://\"}", "uri: 'ldap://' is not" },
+		{ "bind_dn = \"\"", "bind_dn: must be a DN" },
+		{ "base_dn = \"dc=a\tb\"", "base_dn: must be a DN" },
+		{ "user_filter = \"uid=%u\"", "user_filter: 'uid=%u': must "
+		    "start with '(' and end with ')'" },
+		{ "user_filter = \"(uid=alice)\"", "user_filter: "
+		    "'(uid=alice)': must contain %u (the user name)" },
+		{ "user_filter = \"(uid=%s)\"", "user_filter: '(uid=%s)': "
+		    "only %u, %d and %% may follow '%'" },
+		{ "user_filter = \"(uid=%u))(b=1)\"", "user_filter: "
+		    "'(uid=%u))(b=1)': more than one filter" },
+		{ "user_filter = \"(uid=%u)(cn=%u)\"", "user_filter: "
+		    "'(uid=%u)(cn=%u)': more than one filter" },
+		{ "user_filter = \"((uid=%u)\"", "user_filter: "
+		    "'((uid=%u)': unbalanced parentheses" },
+		{ "hash_attribute = \"samba NT\"", "hash_attribute: "
+		    "'samba NT' is not an attribute name" },
+		{ "hash_attribute = \"1..2\"", "hash_attribute: '1..2'" },
+		{ "timeout = 0", "timeout: 0 is out of range (0.001..300)" },
+		{ "timeout = 301", "timeout: 301 is out of range" },
+		{ "tls_ca_file = \"/nonexistent/ca.pem\"", "ldap tls_ca_file "
+		    "/nonexistent/ca.pem: No such file or directory" },
+		{ "tls_ca_file = \"/tmp\"", "ldap tls_ca_file /tmp: not a "
+		    "regular file" },
+	};
+
+	pw = hashfile_with("S3cret-bind\n", 0640);
+	text = fmt("hostname = \"gw\"\n"
+	    "ntlm { domain = \"X\" backend = ldap }\n"
+	    "ldap {\n"
+	    "  uri = {\"ldap://127.0.0.1:3389\", \"ldaps://dc2.example.test\","
+	    " \"ldap://[::1]:389/\"}\n"
+	    "  bind_dn = \"cn=proxy,dc=example,dc=test\"\n"
+	    "  bind_password_file = \"%s\"\n"
+	    "  base_dn = \"dc=example,dc=test\"\n"
+	    "}\n", pw);
+	c = load("l.conf", text);
+	free(text);
+	CHECK(c != NULL, "ldap config: %s", errbuf);
+	if (c != NULL) {
+		CHECK(c->ldap.enabled && c->ntlm.backend == NTLM_BACKEND_LDAP,
+		    "enabled, backend ldap");
+		CHECK(c->ldap.nuris == 3 && strcmp(c->ldap.uri_list,
+		    "ldap://127.0.0.1:3389 ldaps://dc2.example.test "
+		    "ldap://[::1]:389/") == 0, "uri list %s", c->ldap.uri_list);
+		CHECK(strcmp(c->ldap.bind_dn, "cn=proxy,dc=example,dc=test") ==
+		    0 && strcmp(c->ldap.base_dn, "dc=example,dc=test") == 0,
+		    "dns");
+		CHECK(c->ldap.bind_password_len == 11 &&
+		    strcmp(c->ldap.bind_password, "S3cret-bind") == 0,
+		    "password without its newline");
+		CHECK(strcmp(c->ldap.user_filter, "(uid=%u)") == 0 &&
+		    strcmp(c->ldap.hash_attribute, "sambaNTPassword") == 0 &&
+		    c->ldap.timeout == 5000 && c->ldap.tls_ca_file == NULL,
+		    "defaults");
+		conf_unref(c);
+	}
+
+	/* Options set; a relative password file; CR LF; %d and %%. */
+	rel = tmpfile_with("");
+	dir = hashfile_with("pw with spaces\r\nsecond line\n", 0600);
+	text = fmt("hostname = \"gw\"\nldap { uri = {\"ldap://dc1\"} "
+	    "bind_dn = \"cn=p\" base_dn = \"o=x\"\n"
+	    "bind_password_file = \"%s\"\n"
+	    "user_filter = \"(&(objectClass=user)(sAMAccountName=%%u)"
+	    "(d=%%d)(p=100%%%%))\"\n hash_attribute = \"1.2.3.4\" "
+	    "timeout = 0.25 }\n", strrchr(dir, '/') + 1);
+	{
+		FILE	*fp = fopen(rel, "w");
+
+		fputs(text, fp);
+		fclose(fp);
+	}
+	free(text);
+	c = load(rel, NULL);
+	CHECK(c != NULL, "ldap options: %s", errbuf);
+	if (c != NULL) {
+		CHECK(strcmp(c->ldap.bind_password_file, dir) == 0 &&
+		    strcmp(c->ldap.bind_password, "pw with spaces") == 0,
+		    "relative file %s, first line", c->ldap.bind_password_file);
+		CHECK(c->ldap.timeout == 250 && strcmp(c->ldap.hash_attribute,
+		    "1.2.3.4") == 0 && !c->ntlm.enabled, "options");
+		conf_unref(c);
+	}
+	unlink(rel);
+	free(rel);
+	unlink(dir);
+	free(dir);
+
+	/* Each bad option, at its line. */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		text = fmt("hostname = \"gw\"\nldap { uri = {\"ldap://a\"}\n"
+		    "%s\nbind_dn = \"cn=p\" base_dn = \"o=x\" "
+		    "bind_password_file = \"%s\" }\n", bad[i].opt, pw);
+		want = fmt("l.conf:3: %s", bad[i].msg);
+		CHECK(fails_f("l.conf", text, want), "case %zu: %s", i, errbuf);
+	}
+
+	/* The section's shape, at its closing brace. */
+	CHECK(fails("l.conf", "ldap {\n}\n", "l.conf:2: ldap: uri is "
+	    "required") && has_line(errbuf, "l.conf:2: ldap: base_dn is "
+	    "required") && has_line(errbuf, "l.conf:2: ldap: bind_dn is "
+	    "required") && has_line(errbuf, "l.conf:2: ldap: "
+	    "bind_password_file is required"), "required: %s", errbuf);
+	text = fmt("ldap { uri = {\"ldap://a\"} bind_dn = \"cn=p\" "
+	    "base_dn = \"o=x\" bind_password_file = \"%s\" }\n"
+	    "ldap { uri = {\"ldap://b\"} }\n", pw);
+	CHECK(fails_f("l.conf", text, strdup("l.conf:2: ldap: section given "
+	    "twice (first ended at l.conf:1)")), "twice: %s", errbuf);
+
+	/* The password file: mode, empty, missing; never the password. */
+	chmod(pw, 0604);
+	text = fmt("hostname = \"gw\"\nldap { uri = {\"ldap://a\"} "
+	    "bind_dn = \"cn=p\" base_dn = \"o=x\"\n"
+	    "bind_password_file = \"%s\" }\n", pw);
+	want = fmt("l.conf:3: ldap bind_password_file %s: others have access "
+	    "to it (mode 0604); chmod o-rwx it", pw);
+	CHECK(fails("l.conf", text, want) && strcmp(errbuf, want) == 0,
+	    "mode: %s", errbuf);
+	CHECK(strstr(errbuf, "S3cret") == NULL, "no password in %s", errbuf);
+	free(want);
+	chmod(pw, 0600);
+	truncate(pw, 0);
+	want = fmt("l.conf:3: ldap bind_password_file %s: empty", pw);
+	CHECK(fails_f("l.conf", strdup(text), want), "empty: %s", errbuf);
+	{
+		FILE	*fp = fopen(pw, "w");
+
+		fputs("\n", fp);
+		fclose(fp);
+	}
+	want = fmt("l.conf:3: ldap bind_password_file %s: empty", pw);
+	CHECK(fails_f("l.conf", strdup(text), want), "newline only: %s",
+	    errbuf);
+	unlink(pw);
+	want = fmt("l.conf:3: ldap bind_password_file %s: cannot open: No "
+	    "such file", pw);
+	CHECK(fails_f("l.conf", text, want), "missing: %s", errbuf);
+	free(pw);
+
+	/* backend ldap needs the section; the section alone is fine. */
+	CHECK(fails("l.conf", "ntlm { domain = \"X\"\n backend = ldap }\n"
+	    "hostname = \"gw\"\n", "l.conf:2: ntlm backend ldap needs an "
+	    "ldap section"), "needs section: %s", errbuf);
+}
+
 int
 main(void)
 {
@@ -1058,5 +1281,6 @@ main(void)
 	test_network_for();
 	test_network_errors();
 	test_ntlm_errors();
+	test_ldap();
 	return unit_done("t_conf");
 }

@@ -1,0 +1,447 @@
+"""Real peers for integration tests, started and stopped by the test.
+
+Slapd: a throwaway OpenLDAP server on a free loopback port, with its own
+slapd.conf and database in the test's temp dir (see shared/PEERS.md,
+"OpenLDAP slapd on loopback").  Schemas core, cosine, inetorgperson, nis
+and Samba's samba.schema (package samba) for sambaNTPassword.  The ACL
+gives the service DN cn=proxy,dc=example,dc=test read access to
+sambaNTPassword and nobody else; anonymous binds and searches are refused.
+slapd runs in the foreground (-d stats) with its log in slapd.log, and is
+stopped by pid.
+
+	s = peers.Slapd(t)
+	s.add_user("alice", nthash_hex="...")
+	s.start()
+	... s.log() ...
+	s.stop(); s.start()	# same port, same data
+"""
+
+import os
+import subprocess
+import time
+
+import harness
+
+SLAPD = "/usr/sbin/slapd"
+SLAPADD = "/usr/sbin/slapadd"
+LDAPSEARCH = "/usr/bin/ldapsearch"
+SCHEMA_DIR = "/etc/ldap/schema"
+SAMBA_SCHEMAS = ("/usr/share/doc/samba/examples/LDAP/samba.schema",)
+
+SUFFIX = "dc=example,dc=test"
+ADMIN_DN = "cn=admin," + SUFFIX
+ADMIN_PW = "admin-pw-not-for-the-proxy"
+PROXY_DN = "cn=proxy," + SUFFIX
+PROXY_PW = "Pr0xy-service-pw"
+PEOPLE = "ou=people," + SUFFIX
+
+
+def samba_schema():
+	"""Where samba.schema is: the documented place, else wherever the
+	samba package put it (dpkg -L); None when it is not installed."""
+	for p in SAMBA_SCHEMAS:
+		if os.path.exists(p):
+			return p
+	try:
+		out = subprocess.run(["dpkg", "-L", "samba"], stdout=subprocess.PIPE,
+		    stderr=subprocess.DEVNULL, timeout=10).stdout.decode()
+	except (OSError, subprocess.TimeoutExpired):
+		return None
+	for l in out.splitlines():
+		if l.endswith("/samba.schema") and os.path.exists(l):
+			return l
+	return None
+
+
+def available():
+	"""Why slapd tests cannot run here, or None when they can."""
+	for p in (SLAPD, SLAPADD, LDAPSEARCH):
+		if not os.access(p, os.X_OK):
+			return "%s missing (install slapd ldap-utils)" % p
+	if samba_schema() is None:
+		return "samba.schema missing (install samba)"
+	return None
+
+
+class Slapd:
+	def __init__(self, t, port=None):
+		self.t = t
+		self.dir = os.path.join(t.tmpdir, "slapd")
+		self.db = os.path.join(self.dir, "db")
+		os.makedirs(self.db, exist_ok=True)
+		self.port = port or harness.free_port()
+		self.conf = os.path.join(self.dir, "slapd.conf")
+		self.logfile = os.path.join(self.dir, "slapd.log")
+		self.proc = None
+		self.entries = []
+		self.loaded = False
+		self._write_conf()
+
+	@property
+	def uri(self):
+		return "ldap://127.0.0.1:%d" % self.port
+
+	def _write_conf(self):
+		inc = ["%s/%s.schema" % (SCHEMA_DIR, s) for s in
+		    ("core", "cosine", "inetorgperson", "nis")]
+		inc.append(samba_schema())
+		text = "".join("include %s\n" % i for i in inc)
+		text += """
+pidfile {d}/slapd.pid
+argsfile {d}/slapd.args
+modulepath /usr/lib/ldap
+moduleload back_mdb
+disallow bind_anon
+require authc
+
+database mdb
+maxsize 16777216
+suffix "{suffix}"
+rootdn "{admin}"
+rootpw {adminpw}
+directory {db}
+
+# The NT hash is a password equivalent: the proxy's service account
+# reads it, nobody else (not even the user it belongs to).
+access to attrs=userPassword
+	by anonymous auth
+	by * none
+access to attrs=sambaNTPassword,sambaLMPassword
+	by dn.exact="{proxy}" read
+	by * none
+access to *
+	by dn.exact="{proxy}" read
+	by anonymous auth
+	by users read
+	by * none
+""".format(d=self.dir, suffix=SUFFIX, admin=ADMIN_DN, adminpw=ADMIN_PW,
+		    db=self.db, proxy=PROXY_DN)
+		with open(self.conf, "w") as f:
+			f.write(text)
+
+	def add_user(self, uid, nthash_hex=None, ou="people", sid_rid=None):
+		"""An inetOrgPerson (+ sambaSamAccount) uid=UID,ou=OU; with
+		nthash_hex its sambaNTPassword (upper-cased, as Samba writes)."""
+		rid = sid_rid or (1000 + len(self.entries))
+		e = ["dn: uid=%s,ou=%s,%s" % (uid, ou, SUFFIX),
+		    "objectClass: inetOrgPerson", "objectClass: sambaSamAccount",
+		    "uid: %s" % uid, "cn: %s" % uid, "sn: %s" % uid,
+		    "userPassword: %s-ldap-pw" % uid,
+		    "sambaSID: S-1-5-21-1111-2222-3333-%d" % rid]
+		if nthash_hex is not None:
+			e.append("sambaNTPassword: %s" % nthash_hex.upper())
+		self.entries.append((ou, "\n".join(e)))
+
+	def _ldif(self):
+		ous = []
+		for ou, _ in self.entries:
+			if ou not in ous:
+				ous.append(ou)
+		if "people" not in ous:
+			ous.insert(0, "people")
+		out = ["dn: %s\nobjectClass: dcObject\nobjectClass: organization\n"
+		    "dc: example\no: Example" % SUFFIX,
+		    "dn: %s\nobjectClass: organizationalRole\n"
+		    "objectClass: simpleSecurityObject\ncn: proxy\n"
+		    "userPassword: %s" % (PROXY_DN, PROXY_PW)]
+		for ou in ous:
+			out.append("dn: ou=%s,%s\nobjectClass: organizationalUnit\n"
+			    "ou: %s" % (ou, SUFFIX, ou))
+		out += [e for _, e in self.entries]
+		return "\n\n".join(out) + "\n"
+
+	def load(self):
+		"""slapadd the entries (offline, before the first start)."""
+		path = os.path.join(self.dir, "data.ldif")
+		with open(path, "w") as f:
+			f.write(self._ldif())
+		p = subprocess.run([SLAPADD, "-f", self.conf, "-l", path],
+		    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+		if p.returncode != 0:
+			raise RuntimeError("slapadd failed: " +
+			    p.stdout.decode(errors="replace")[-2000:])
+		self.loaded = True
+
+	def start(self, timeout=10):
+		if not self.loaded:
+			self.load()
+		log = open(self.logfile, "a")
+		# -d stats: foreground (the pid is ours) and the stats log on
+		# stderr; -h: only this loopback port.
+		self.proc = self.t.spawn([SLAPD, "-d", "stats", "-h",
+		    "ldap://127.0.0.1:%d/" % self.port, "-f", self.conf],
+		    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+		ok = harness.wait_for(lambda: self.proc.poll() is not None or
+		    harness.port_open(self.port), timeout)
+		if not ok or self.proc.poll() is not None:
+			raise RuntimeError("slapd did not start (exit %r): %s" %
+			    (self.proc.poll(), self.log()[-2000:]))
+		return self
+
+	def stop(self):
+		"""SIGTERM by pid; wait until the port is closed."""
+		if self.proc is None:
+			return None
+		rc = harness._stop_proc(self.proc)
+		harness.wait_for(lambda: not harness.port_open(self.port), 5)
+		self.proc = None
+		return rc
+
+	def log(self):
+		try:
+			with open(self.logfile, errors="replace") as f:
+				return f.read()
+		except FileNotFoundError:
+			return ""
+
+	def search(self, filt, attrs=(), bind_dn=None, password=None,
+	    base=SUFFIX):
+		"""ldapsearch -x (simple bind, or anonymous); (rc, output)."""
+		argv = [LDAPSEARCH, "-x", "-LLL", "-o", "ldif-wrap=no", "-H",
+		    self.uri, "-b", base]
+		if bind_dn is not None:
+			argv += ["-D", bind_dn, "-w", password]
+		argv += [filt] + list(attrs)
+		env = dict(os.environ, LDAPNOINIT="1")
+		p = subprocess.run(argv, stdout=subprocess.PIPE,
+		    stderr=subprocess.STDOUT, timeout=20, env=env)
+		return p.returncode, p.stdout.decode(errors="replace")
+
+
+# ---------------------------------------------------------------------------
+# A Samba 4 Active Directory domain controller in a network namespace
+# (shared/PEERS.md, "Samba 4 AD DC inside a network namespace").
+
+SAMBA = "/usr/sbin/samba"
+SAMBA_TOOL = "/usr/bin/samba-tool"
+NTLM_AUTH = "/usr/bin/ntlm_auth"
+IP = "/usr/sbin/ip" if os.path.exists("/usr/sbin/ip") else "/sbin/ip"
+
+
+def ad_dc_available():
+	"""None if an AD DC can be provisioned here, else why not."""
+	for f in (SAMBA, SAMBA_TOOL, NTLM_AUTH, IP, "/usr/bin/unshare",
+	    "/usr/share/samba/setup/ad-schema"):
+		if not os.path.exists(f):
+			return "%s is missing (packages samba, samba-ad-dc, " \
+			    "samba-ad-provision, winbind, iproute2)" % f
+	if os.geteuid() != 0:
+		return "not root (network namespaces need it)"
+	return None
+
+
+class AdDc:
+	"""Realm AD.EXAMPLE.TEST, NetBIOS domain ADEXAMPLE, host dc1, users
+	from `users` (name -> password), provisioned into a short temp dir
+	under /tmp (unix socket paths are limited) and run by `samba -F`
+	inside a network namespace iaproxy-dc-PID, reached over a veth pair
+	10.99.X.1 (host) / 10.99.X.2 (DC).  The DC's winbindd serves NTLM
+	pass-through; ntlm_auth finds it only at the compiled-in
+	/run/samba/winbindd, so whatever talks to it runs under
+	mount_prefix(): a private mount namespace with the DC's run dir on
+	/run/samba.  Everything is removed at the end of the test (also on
+	failure or a signal): the processes by pid, the namespace, the veth
+	and the state (its logs are copied into the test's temp dir first).
+
+		dc = peers.AdDc(t, {"alice": "Passw0rd-alice"})
+		dc.start()
+		p = t.proxy(...); p.prefix = dc.mount_prefix(); p.start()
+	"""
+
+	REALM = "AD.EXAMPLE.TEST"
+	DOMAIN = "ADEXAMPLE"
+	ADMINPASS = "Adm1n-Pass.W0rd"
+
+	def __init__(self, t, users):
+		self.t = t
+		self.users = dict(users)
+		pid = os.getpid()
+		self.ns = "iaproxy-dc-%d" % pid
+		self.veth = "iadc%dh" % (pid % 10000000)	# <= 15 characters
+		self.peer = "iadc%dd" % (pid % 10000000)
+		self.subnet = self._free_subnet(pid)
+		self.host_ip = "10.99.%d.1" % self.subnet
+		self.ip = "10.99.%d.2" % self.subnet
+		self.state = tempfile_dir()
+		self.rundir = os.path.join(self.state, "run")
+		self.logdir = os.path.join(self.state, "log")
+		self.smbconf = os.path.join(self.state, "etc", "smb.conf")
+		self.proc = None
+		self.timings = {}
+		self._net = False
+		harness.at_stop(self.destroy)
+
+	@staticmethod
+	def _free_subnet(pid):
+		out = subprocess.run([IP, "-4", "-o", "addr"], capture_output=True,
+		    text=True).stdout
+		for i in range(254):
+			x = (pid + i) % 254 + 1
+			if (" 10.99.%d." % x) not in out:
+				return x
+		raise RuntimeError("no free 10.99.X.0/24 subnet")
+
+	def _run(self, argv, ns=False, timeout=120):
+		if ns:
+			argv = [IP, "netns", "exec", self.ns] + argv
+		p = subprocess.run(argv, capture_output=True, text=True,
+		    timeout=timeout)
+		if p.returncode != 0:
+			raise RuntimeError("%s failed (%d): %s" % (" ".join(argv),
+			    p.returncode, (p.stdout + p.stderr)[-2000:]))
+		return p.stdout
+
+	def provision(self):
+		"""samba-tool domain provision and the users (about 5 s)."""
+		t0 = time.time()
+		os.makedirs(os.path.join(self.state, "etc"), exist_ok=True)
+		empty = os.path.join(self.state, "empty.conf")
+		open(empty, "w").close()
+		self._run([SAMBA_TOOL, "domain", "provision", "-s", empty,
+		    "--targetdir=" + self.state, "--realm=" + self.REALM,
+		    "--domain=" + self.DOMAIN, "--server-role=dc",
+		    "--dns-backend=SAMBA_INTERNAL", "--host-name=dc1",
+		    "--host-ip=" + self.ip, "--adminpass=" + self.ADMINPASS])
+		os.makedirs(self.rundir, exist_ok=True)
+		os.makedirs(self.logdir, exist_ok=True)
+		with open(self.smbconf) as f:
+			lines = [l for l in f.read().splitlines()
+			    if "dns forwarder" not in l]
+		i = lines.index("[global]") + 1
+		lines[i:i] = [
+			"\tinterfaces = %s/24 lo" % self.ip,
+			"\tbind interfaces only = yes",
+			"\tldap server require strong auth = no",
+			"\tpid directory = " + self.rundir,
+			"\twinbindd socket directory = " +
+			    os.path.join(self.rundir, "winbindd"),
+			"\tncalrpc dir = " + os.path.join(self.rundir, "ncalrpc"),
+			"\tlog file = " + os.path.join(self.logdir, "log.%m"),
+			"\tlog level = 1 auth_audit:3",
+			"\tntlm auth = ntlmv2-only",
+		]
+		with open(self.smbconf, "w") as f:
+			f.write("\n".join(lines) + "\n")
+		for u, pw in self.users.items():
+			self._run([SAMBA_TOOL, "user", "create", u, pw, "-s",
+			    self.smbconf])
+		self.timings["provision"] = time.time() - t0
+
+	def _net_up(self):
+		self._net = True
+		self._run([IP, "netns", "add", self.ns])
+		self._run([IP, "link", "add", self.veth, "type", "veth", "peer",
+		    "name", self.peer])
+		self._run([IP, "link", "set", self.peer, "netns", self.ns])
+		self._run([IP, "addr", "add", self.host_ip + "/24", "dev",
+		    self.veth])
+		self._run([IP, "link", "set", self.veth, "up"])
+		self._run([IP, "addr", "add", self.ip + "/24", "dev", self.peer],
+		    ns=True)
+		self._run([IP, "link", "set", self.peer, "up"], ns=True)
+		self._run([IP, "link", "set", "lo", "up"], ns=True)
+
+	def start(self, timeout=90):
+		"""Provision (first time), then run samba -F in the namespace and
+		wait until it verifies a user's password through winbindd."""
+		t0 = time.time()
+		if not os.path.exists(self.smbconf):
+			self.provision()
+		if not self._net:
+			self._net_up()
+		os.makedirs("/run/samba", exist_ok=True)
+		self.out = open(os.path.join(self.logdir, "samba.out"), "a")
+		self.proc = self.t.spawn([IP, "netns", "exec", self.ns, SAMBA,
+		    "-F", "-s", self.smbconf], stdout=self.out,
+		    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+		u, pw = next(iter(self.users.items()))
+		ok = harness.wait_for(lambda: self.proc.poll() is not None or
+		    self.check_password(u, pw), timeout, interval=0.3)
+		if not ok or self.proc.poll() is not None:
+			raise RuntimeError("the AD DC did not start (exit %r): %s"
+			    % (self.proc.poll(), self.log("samba.out")[-3000:]))
+		self.timings["start"] = time.time() - t0
+		return self
+
+	def mount_prefix(self):
+		"""argv that runs a command in a private mount namespace where
+		/run/samba is the DC's run dir (then execs it: same pid)."""
+		return ["/usr/bin/unshare", "-m", "/bin/sh", "-c",
+		    'mount --bind "$0" /run/samba && exec "$@"', self.rundir]
+
+	def check_password(self, user, password):
+		"""Plain-text check through ntlm_auth ntlm-server-1: True/False."""
+		req = "Username: %s\nNT-Domain: %s\nPassword: %s\n.\n" % (user,
+		    self.DOMAIN, password)
+		try:
+			p = subprocess.run(self.mount_prefix() + [NTLM_AUTH,
+			    "--helper-protocol=ntlm-server-1",
+			    "--configfile=/dev/null"], input=req,
+			    capture_output=True, text=True, timeout=15)
+		except subprocess.TimeoutExpired:
+			return False
+		return "Authenticated: Yes" in p.stdout
+
+	def winbindd_pid(self):
+		with open(os.path.join(self.rundir, "winbindd.pid")) as f:
+			return int(f.read().split()[0])
+
+	def _leftovers(self):
+		"""pids of processes still running with our state dir in their
+		command line (samba's smbd and winbindd children)."""
+		pids = []
+		for d in os.listdir("/proc"):
+			if not d.isdigit() or int(d) == os.getpid():
+				continue
+			try:
+				with open("/proc/%s/cmdline" % d, "rb") as f:
+					cmd = f.read()
+				with open("/proc/%s/stat" % d) as f:
+					st = f.read()
+			except OSError:
+				continue
+			if self.state.encode() in cmd and \
+			    st[st.rindex(")") + 2] != "Z":
+				pids.append(int(d))
+		return pids
+
+	def stop(self):
+		"""Stop samba (SIGTERM by pid) and wait for its children; the
+		namespace stays."""
+		if self.proc is not None:
+			harness._stop_proc(self.proc, grace=5)
+			self.proc = None
+			if not harness.wait_for(lambda: not self._leftovers(), 5):
+				for pid in self._leftovers():
+					try:
+						os.kill(pid, 9)
+					except OSError:
+						pass
+
+	def log(self, name="log.wb-ADEXAMPLE"):
+		try:
+			with open(os.path.join(self.logdir, name),
+			    errors="replace") as f:
+				return f.read()
+		except FileNotFoundError:
+			return ""
+
+	def destroy(self):
+		"""Everything away: samba, netns, veth, the state dir."""
+		import shutil
+		self.stop()
+		if self._net:
+			subprocess.run([IP, "netns", "del", self.ns],
+			    capture_output=True)
+			subprocess.run([IP, "link", "del", self.veth],
+			    capture_output=True)
+			self._net = False
+		if os.path.isdir(self.logdir) and os.path.isdir(self.t.tmpdir):
+			shutil.copytree(self.logdir, os.path.join(self.t.tmpdir,
+			    "dc-log"), dirs_exist_ok=True)
+		shutil.rmtree(self.state, ignore_errors=True)
+
+
+def tempfile_dir():
+	import tempfile
+	return tempfile.mkdtemp(prefix="iadc.", dir="/tmp")
