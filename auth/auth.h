@@ -32,6 +32,8 @@ struct auth_answer {
 	char		 user[600];	/* "DOMAIN\user", on success */
 	const char	*mech;		/* "ntlm" */
 	const char	*reason;	/* why refused (static), for the log */
+	int		 unavailable;	/* refused because no backend could
+					   answer: a 503, not a new prompt */
 };
 
 /* Called once when an AUTH_PENDING step is decided (worker's thread). */

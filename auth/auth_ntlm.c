@@ -174,6 +174,7 @@ pending_finish(struct auth_pending *p, const struct ntlm_backend_result *res,
 	a->header[0] = a->user[0] = '\0';
 	a->mech = NULL;
 	a->reason = NULL;
+	a->unavailable = 0;
 	switch (res->status) {
 	case NTLM_BACKEND_HASH:
 		v = ntlm_verify(&p->auth, &p->exp, res->nthash);
@@ -186,8 +187,16 @@ pending_finish(struct auth_pending *p, const struct ntlm_backend_result *res,
 		 * what it does not (v1, target info, time).
 		 */
 		break;
+	case NTLM_BACKEND_REFUSED:
+		return refuse(a, p->scheme, res->reason ? res->reason :
+		    "refused by the sign-in backend");
 	default:
-		/* Fail closed: no answer from the directory is a no. */
+		/*
+		 * Fail closed: no answer from the directory is a no.  But
+		 * not a 407: that would make browsers prompt for a password
+		 * nobody can check right now.
+		 */
+		a->unavailable = 1;
 		return refuse(a, p->scheme, res->reason ? res->reason :
 		    "sign-in backend unavailable");
 	}
@@ -369,6 +378,7 @@ auth_ntlm_step(struct auth_state **stp, struct auth_worker *aw,
 	a->header[0] = a->user[0] = '\0';
 	a->mech = NULL;
 	a->reason = NULL;
+	a->unavailable = 0;
 	if (*stp == NULL && (*stp = calloc(1, sizeof(**stp))) == NULL)
 		return refuse(a, scheme, "out of memory");
 	if (ntlm_b64_decode(token, token_len, msg, sizeof(msg), &len) == -1)

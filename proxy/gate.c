@@ -72,6 +72,13 @@ gate_outcome(struct conn *c, enum auth_outcome out,
 	default:
 		/* The reason is ours (static); names stay out of it. */
 		conn_log(c, LOG_LVL_INFO, "sign-in refused: %s", ans->reason);
+		if (ans->unavailable) {
+			/* The directory or DC did not answer: say so. */
+			conn_abort_http_hdrs(c, 503, "the sign-in service is "
+			    "unavailable; try again shortly",
+			    "Retry-After: 5\r\n");
+			return 0;
+		}
 		snprintf(extra, sizeof(extra), "Proxy-Authenticate: %s\r\n",
 		    ans->header);
 		conn_abort_http_hdrs(c, 407, "sign-in refused", extra);

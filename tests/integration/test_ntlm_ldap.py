@@ -146,7 +146,8 @@ def outage_checks(t, s, p, o):
 	t0 = time.time()
 	r = harness.curl(p, *alice, o.url("/size/6"))
 	took = time.time() - t0
-	t.eq(r.status, 407, "directory down: sign-in refused (fail closed)")
+	t.eq(r.status, 503, "directory down: sign-in refused (fail closed) "
+	    "with a 503, not a new password prompt")
 	t.eq(o.stats()["requests"], before, "directory down: origin saw "
 	    "nothing")
 	t.check(took < 8, "directory down: the answer comes without a long "
@@ -275,7 +276,7 @@ def failover_checks(t, s, o, pwfile):
 		f.write("not-the-service-password\n")
 	p = ldap_proxy(t, s, bad, [s.uri])
 	r = harness.curl(p, *alice, o.url("/size/9"))
-	t.eq(r.status, 407, "wrong bind password: sign-in refused")
+	t.eq(r.status, 503, "wrong bind password: sign-in refused (503)")
 	t.check(harness.wait_for(lambda: "service account refused" in
 	    p.errlog(), 5), "wrong bind password: the bind refusal is logged",
 	    "(%r)" % p.errlog()[-300:])

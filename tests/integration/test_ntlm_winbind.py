@@ -13,7 +13,7 @@ NTLMv1 refused (by our own check, before any DC), 20 parallel handshakes
 through 2 helpers, a helper killed by pid and replaced, a stalled
 winbindd (SIGSTOP): the proxy still answers /proxy.pac at once, the
 sign-in finishes after SIGCONT, or is refused at helper_timeout and its
-helper replaced; helper_queue = 1 under a burst: clean 407s, no hang; the
+helper replaced; helper_queue = 1 under a burst: clean 503s, no hang; the
 DC stopped: refusals, no hang."""
 
 import os
@@ -236,7 +236,7 @@ def stalls(t, dc, p, o):
 		dt = time.time() - t0
 	finally:
 		os.kill(wb, signal.SIGCONT)
-	t.eq(r.status, 407, "sign-in past helper_timeout: 407")
+	t.eq(r.status, 503, "sign-in past helper_timeout: 503")
 	t.check(2.5 < dt < 8, "refused after about helper_timeout (%.1f s)" % dt)
 	t.check("did not answer in 3000 ms; killing it" in p.errlog()[off:],
 	    "the hung helper was killed")
@@ -246,7 +246,7 @@ def stalls(t, dc, p, o):
 
 def queue_full(t, dc, o):
 	# helpers = 1, helper_queue = 1, a burst while the DC is stalled:
-	# one in flight, one waiting, the rest refused at once (clean 407s).
+	# one in flight, one waiting, the rest refused at once (clean 503s).
 	p = t.proxy(start=False, **winbind_conf(helpers=1, helper_queue=1,
 	    helper_timeout=10))
 	p.prefix = dc.mount_prefix()
@@ -274,9 +274,9 @@ def queue_full(t, dc, o):
 	st = [x.status if x is not None else None for x in res]
 	t.check(len(done_early) == 6, "6 of 8 refused at once while 2 wait",
 	    "(%r)" % done_early)
-	t.check(all(s == 407 for s in done_early), "those are 407s",
+	t.check(all(s == 503 for s in done_early), "those are 503s",
 	    "(%r)" % done_early)
-	t.eq(sorted(st, key=str), [200, 200] + [407] * 6,
+	t.eq(sorted(st, key=str), [200, 200] + [503] * 6,
 	    "after SIGCONT: 2 signed in, 6 refused, none hung")
 	t.check("too many sign-ins waiting" in p.errlog(),
 	    "refusals logged as 'too many sign-ins waiting'")
@@ -289,7 +289,7 @@ def dc_down(t, dc, p, o):
 	t0 = time.time()
 	r = harness.curl(p, *alice_args(), o.url("/size/9"), timeout=30)
 	dt = time.time() - t0
-	t.eq(r.status, 407, "DC stopped: sign-in refused")
+	t.eq(r.status, 503, "DC stopped: sign-in refused with a 503")
 	t.check(dt < 5, "refused without a hang (%.1f s)" % dt)
 	t.check(info_since(p, off, ["domain controller", "helper"]),
 	    "DC stopped: a reason logged", "(%s)" % p.errlog()[off:][-600:])
