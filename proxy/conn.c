@@ -368,6 +368,7 @@ conn_close(struct conn *c, const char *reason)
 		bufferevent_free(c->up);
 		c->up = NULL;
 	}
+	pin_drop(c);
 	if (c->ev_first != NULL)
 		event_free(c->ev_first);
 	c->ev_first = NULL;

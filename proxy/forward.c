@@ -122,6 +122,9 @@ forward_build_head(struct conn *c, const struct h1_msg *msg,
 
 	if ((out = evbuffer_new()) == NULL)
 		return -1;
+	/* Origin NTLM/Negotiate binds the upstream connection to us. */
+	if (pin_wanted(msg, "Authorization"))
+		r->pin = 1;
 	/* A proxy speaks its own version upstream (RFC 9110 6.2). */
 	evbuffer_add(out, msg->method, msg->method_len);
 	evbuffer_add(out, " ", 1);
@@ -349,6 +352,8 @@ forward_response_head(struct conn *c, const struct h1_msg *msg)
 
 	r->status = msg->status;
 	r->resp_body = msg->body;
+	if (msg->status == 401 && pin_wanted(msg, "WWW-Authenticate"))
+		r->pin = 1;
 	r->resp_remaining = msg->content_length;
 	if (msg->version_minor >= 1)
 		r->resp_keepalive = !(msg->flags & H1F_CONN_CLOSE);
@@ -586,8 +591,14 @@ forward_response_done(struct conn *c)
 		c->close_after = 1;	/* the rest of its body is unread */
 	if (r->resp_keepalive && r->req_body_done && !w->stopping &&
 	    evbuffer_get_length(bufferevent_get_input(c->up)) == 0) {
-		upstream_pool_put(w->pool, r->key, c->up,
-		    (struct sockaddr *)&r->peer, r->peerlen, r->conf);
+		if (r->pin && !c->close_after)
+			pin_keep(c, c->up, r->key, (struct sockaddr *)&r->peer,
+			    r->peerlen);
+		else if (r->pin)
+			bufferevent_free(c->up);	/* never to the pool */
+		else
+			upstream_pool_put(w->pool, r->key, c->up,
+			    (struct sockaddr *)&r->peer, r->peerlen, r->conf);
 	} else
 		bufferevent_free(c->up);
 	c->up = NULL;

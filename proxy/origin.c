@@ -38,8 +38,17 @@ origin_connect(struct conn *c, int use_pool, origin_cb cb)
 	struct dns_req	*d;
 
 	r->origin_cb = cb;
-	if (use_pool && (c->up = upstream_pool_get(c->worker->pool, r->key,
-	    &r->peer, &r->peerlen)) != NULL) {
+	/* A connection pinned to this client comes first, and alone. */
+	if (use_pool && (c->up = pin_take(c, r->key, &r->peer,
+	    &r->peerlen)) != NULL) {
+		r->reused = 1;
+		r->pin = 1;
+		peer_text(r);
+		cb(c, 1, 0, NULL);
+		return;
+	}
+	if (use_pool && !r->pin && (c->up = upstream_pool_get(
+	    c->worker->pool, r->key, &r->peer, &r->peerlen)) != NULL) {
 		r->reused = 1;
 		peer_text(r);
 		cb(c, 1, 0, NULL);

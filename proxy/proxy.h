@@ -302,6 +302,7 @@ struct request {
 	int			 retried;	/* a reused upstream failed once */
 	uint64_t		 req_body_sent;	/* body bytes given to the origin */
 	int			 reused;	/* upstream came from the pool */
+	int			 pin;		/* origin auth binds the upstream */
 
 	enum h1_body		 resp_body;
 	uint64_t		 resp_remaining;
@@ -364,6 +365,10 @@ struct conn {
 	char			*user;		/* who signed in on it, or NULL */
 	const char		*auth_mech;	/* and how ("ntlm") */
 	struct auth_pending	*auth_pending;	/* a backend is deciding */
+	struct bufferevent	*pinned;	/* origin bound to us (pin.c) */
+	char			*pinned_key;
+	struct sockaddr_storage	 pinned_peer;
+	socklen_t		 pinned_peerlen;
 	size_t			 discard;	/* body bytes to skip after a 407 */
 	unsigned		 nrequests;
 };
@@ -423,6 +428,17 @@ void	forward_client_readable(struct conn *);
 /* The client's output drained below the low-water mark. */
 void	forward_client_drained(struct conn *);
 void	forward_client_eof(struct conn *);
+
+/* pin.c */
+/* Does msg have a field (e.g. "WWW-Authenticate") naming NTLM/Negotiate? */
+int	pin_wanted(const struct h1_msg *, const char *field);
+/* Bind an idle origin connection to client c (replacing any other). */
+void	pin_keep(struct conn *c, struct bufferevent *up, const char *key,
+	    const struct sockaddr *peer, socklen_t peerlen);
+/* c's pinned connection if it goes to key, else NULL. */
+struct bufferevent *pin_take(struct conn *, const char *key,
+	    struct sockaddr_storage *peer, socklen_t *peerlen);
+void	pin_drop(struct conn *);
 
 /* tunnel.c */
 /* CONNECT: check the port, connect, answer 200 and relay raw bytes. */

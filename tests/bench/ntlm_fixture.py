@@ -33,7 +33,6 @@ import os
 import shutil
 import signal
 import stat
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,12 +48,8 @@ def say(*words):
 
 
 def priv_dir(dc):
-	"""winbindd's privileged pipe directory, as winbindd reports it."""
-	p = subprocess.run(dc.mount_prefix() + ["/usr/bin/wbinfo",
-	    "--configfile=/dev/null", "--ping"], capture_output=True, text=True,
-	    timeout=15)
-	if p.returncode != 0:
-		raise RuntimeError("wbinfo --ping: " + (p.stdout + p.stderr)[-500:])
+	"""winbindd's privileged pipe directory (winbindd made it at start,
+	somewhere in the state dir: where depends on Samba's build)."""
 	for root, dirs, _ in os.walk(dc.state):
 		if "winbindd_privileged" in dirs:
 			return os.path.join(root, "winbindd_privileged")

@@ -14,6 +14,8 @@ Endpoints (any method; HEAD gets the head only):
                body_sha256, body_framing, expect, sent_100
   /slow/MS     waits MS ms, then answers "slow\\n"
   /status/N    answers status N
+  /authn       401 WWW-Authenticate: NTLM until "Authorization: NTLM x",
+               then 200 with JSON {conn, auth}: connection-bound auth
   /short/N     promises N bytes (Content-Length), sends N/2, then closes
   /reset       closes the socket (RST) without answering
   /garbage     answers bytes that are not HTTP, then closes
@@ -51,9 +53,14 @@ class BadRequest(Exception):
 	pass
 
 
+conn_ids = iter(range(1, 1 << 30))
+
+
 class Conn:
 	def __init__(self, sock):
 		self.sock = sock
+		with lock:
+			self.id = next(conn_ids)	# which TCP connection
 		self.buf = b""
 		self.counted = False	# in stats["connections"]
 		self.stats_only = False	# served /__stats and nothing else
@@ -226,6 +233,20 @@ def handle(conn):
 				k = min(len(PATTERN), n - off)
 				conn.send(PATTERN[:k])
 				off += k
+	elif seg[0] == "authn":
+		# Connection-based auth (NTLM-like): 401 until the request
+		# carries "Authorization: NTLM ..."; then 200 naming the
+		# connection, which is what such a scheme authenticates.
+		auth = hget(headers, "authorization") or ""
+		if not auth.startswith("NTLM "):
+			body = b"who are you?"
+			conn.send(response(401, [("WWW-Authenticate", "NTLM"),
+			    ("Content-Length", len(body))] + ka, body, ho))
+		else:
+			body = json.dumps({"conn": conn.id, "auth": auth}).encode()
+			conn.send(response(200, [("Content-Type",
+			    "application/json"), ("Content-Length", len(body))] +
+			    ka, body, ho))
 	elif seg[0] == "short" and len(seg) == 2:
 		# Promises N bytes, sends half of them, then closes.
 		n = int(seg[1])
@@ -268,7 +289,7 @@ def handle(conn):
 		    "version": version, "headers": headers,
 		    "body_len": conn.body_len, "body_sha256": h.hexdigest(),
 		    "body_framing": framing, "expect": expect is not None,
-		    "sent_100": sent_100}).encode()
+		    "sent_100": sent_100, "conn": conn.id}).encode()
 		conn.send(response(200, [("Content-Type", "application/json"),
 		    ("Content-Length", len(body))] + ka, body, ho))
 	elif seg[0] == "slow" and len(seg) == 2:
