@@ -12,6 +12,7 @@ one per line:
 	DOMAIN ADEXAMPLE
 	RUNDIR /tmp/iadc.XXXX/run	(bind it on /run/samba for ntlm_auth)
 	PRIVDIR /tmp/iadc.XXXX/...	(winbindd's privileged pipe directory)
+	LOGDIR /tmp/iadc.XXXX/log	(log.wb-ADEXAMPLE: the NTLM audit lines)
 	WINBINDD PID
 	USER alice
 	READY
@@ -126,6 +127,7 @@ def main():
 		say("DOMAIN", dc.DOMAIN)
 		say("RUNDIR", dc.rundir)
 		say("PRIVDIR", pd)
+		say("LOGDIR", dc.logdir)
 		say("WINBINDD", dc.winbindd_pid())
 		say("TIMINGS", "provision=%.1f" % dc.timings.get("provision", 0),
 		    "start=%.1f" % dc.timings.get("start", 0))
