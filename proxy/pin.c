@@ -16,6 +16,14 @@
 
 #include "proxy.h"
 
+/* Allocated only while a connection is pinned: most never are. */
+struct pin {
+	struct bufferevent	*up;
+	char			*key;
+	struct sockaddr_storage	 peer;
+	socklen_t		 peerlen;
+};
+
 /* Does a WWW-Authenticate / Authorization value name a connection scheme? */
 static int
 is_conn_scheme(const char *v, size_t len)
@@ -66,25 +74,38 @@ pin_idle_eventcb(struct bufferevent *bev, short what, void *arg)
 void
 pin_drop(struct conn *c)
 {
-	if (c->pinned != NULL)
-		bufferevent_free(c->pinned);
+	struct pin *pn = c->pinned;
+
+	if (pn == NULL)
+		return;
+	if (pn->up != NULL)
+		bufferevent_free(pn->up);
+	free(pn->key);
+	free(pn);
 	c->pinned = NULL;
-	free(c->pinned_key);
-	c->pinned_key = NULL;
 }
 
 void
 pin_keep(struct conn *c, struct bufferevent *up, const char *key,
     const struct sockaddr *peer, socklen_t peerlen)
 {
+	struct pin *pn;
+
 	pin_drop(c);
-	if ((c->pinned_key = strdup(key)) == NULL) {
+	if (peerlen > sizeof(pn->peer) ||
+	    (pn = calloc(1, sizeof(*pn))) == NULL) {
 		bufferevent_free(up);
 		return;
 	}
-	c->pinned = up;
-	memcpy(&c->pinned_peer, peer, peerlen);
-	c->pinned_peerlen = peerlen;
+	if ((pn->key = strdup(key)) == NULL) {
+		free(pn);
+		bufferevent_free(up);
+		return;
+	}
+	pn->up = up;
+	memcpy(&pn->peer, peer, peerlen);
+	pn->peerlen = peerlen;
+	c->pinned = pn;
 	bufferevent_setcb(up, pin_idle_cb, NULL, pin_idle_eventcb, c);
 	bufferevent_set_timeouts(up, NULL, NULL);
 	bufferevent_enable(up, EV_READ);
@@ -94,14 +115,16 @@ struct bufferevent *
 pin_take(struct conn *c, const char *key, struct sockaddr_storage *peer,
     socklen_t *peerlen)
 {
-	struct bufferevent *up;
+	struct pin		*pn = c->pinned;
+	struct bufferevent	*up;
 
-	if (c->pinned == NULL || strcmp(c->pinned_key, key) != 0)
+	if (pn == NULL || strcmp(pn->key, key) != 0)
 		return NULL;
-	up = c->pinned;
-	memcpy(peer, &c->pinned_peer, c->pinned_peerlen);
-	*peerlen = c->pinned_peerlen;
-	c->pinned = NULL;
+	up = pn->up;
+	memcpy(peer, &pn->peer, pn->peerlen);
+	*peerlen = pn->peerlen;
+	pn->up = NULL;
+	pin_drop(c);
 	bufferevent_setcb(up, NULL, NULL, NULL, NULL);
 	return up;
 }

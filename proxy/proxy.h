@@ -365,10 +365,7 @@ struct conn {
 	char			*user;		/* who signed in on it, or NULL */
 	const char		*auth_mech;	/* and how ("ntlm") */
 	struct auth_pending	*auth_pending;	/* a backend is deciding */
-	struct bufferevent	*pinned;	/* origin bound to us (pin.c) */
-	char			*pinned_key;
-	struct sockaddr_storage	 pinned_peer;
-	socklen_t		 pinned_peerlen;
+	struct pin		*pinned;	/* origin bound to us (pin.c) */
 	size_t			 discard;	/* body bytes to skip after a 407 */
 	unsigned		 nrequests;
 };
