@@ -184,8 +184,14 @@ pending_finish(struct auth_pending *p, const struct ntlm_backend_result *res,
 	case NTLM_BACKEND_VERIFIED:
 		/*
 		 * The DC checked NTProofStr; ntlm_verify_pre() already checked
-		 * what it does not (v1, target info, time).
+		 * v1, target info and time.  The MIC covers our messages,
+		 * which the DC never saw: check it with the session key it
+		 * returned (without one, a MIC the client announced fails).
 		 */
+		v = ntlm_verify_mic(&p->auth, &p->exp, res->have_session_key ?
+		    res->session_key : NULL);
+		if (v != NTLM_OK)
+			return refuse(a, p->scheme, ntlm_verdict_str(v));
 		break;
 	case NTLM_BACKEND_REFUSED:
 		return refuse(a, p->scheme, res->reason ? res->reason :

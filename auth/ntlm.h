@@ -188,6 +188,8 @@ enum ntlm_verdict ntlm_verify_pre(const struct ntlm_authenticate *,
 	    const struct ntlm_expect *);
 enum ntlm_verdict ntlm_verify(const struct ntlm_authenticate *,
 	    const struct ntlm_expect *, const uint8_t *);
+enum ntlm_verdict ntlm_verify_mic(const struct ntlm_authenticate *,
+	    const struct ntlm_expect *, const uint8_t *);
 const char *ntlm_verdict_str(enum ntlm_verdict);
 
 #endif

@@ -376,6 +376,70 @@ ntlm_verify_pre(const struct ntlm_authenticate *a, const struct ntlm_expect *e)
 }
 
 /*
+ * The MIC (3.1.5.1.2, 3.2.5.1.2), given the SessionBaseKey, which for
+ * NTLMv2 is the KeyExchangeKey (3.4.5.1); with KEY_EXCH negotiated the
+ * client chose the ExportedSessionKey and sent it RC4-encrypted under it.
+ */
+static enum ntlm_verdict
+ntlm_check_mic(const struct ntlm_authenticate *a, const struct ntlm_expect *e,
+    const struct ntlm_blob *b, const uint8_t *base)
+{
+	static const uint8_t zero_mic[NTLM_MIC_LEN];
+	struct ntlm_part pt[5];
+	uint8_t exported[NTLM_HASH_LEN], mic[NTLM_HASH_LEN];
+	enum ntlm_verdict v = NTLM_ERR_BAD_MIC;
+
+	if (e->type1 == NULL || e->type1_len == 0)
+		return (v);
+	if ((a->flags & NTLM_NEG_KEY_EXCH) &&
+	    (b->t2_flags & NTLM_NEG_KEY_EXCH)) {
+		if (a->enc_key_len != NTLM_HASH_LEN)
+			return (v);
+		ntlm_rc4(base, NTLM_HASH_LEN, a->enc_key, exported,
+		    NTLM_HASH_LEN);
+	} else
+		memcpy(exported, base, sizeof(exported));
+	pt[0].p = e->type1;
+	pt[0].n = e->type1_len;
+	pt[1].p = e->type2;
+	pt[1].n = e->type2_len;
+	pt[2].p = a->raw;
+	pt[2].n = NTLM_MIC_OFFSET;
+	pt[3].p = zero_mic;
+	pt[3].n = NTLM_MIC_LEN;
+	pt[4].p = a->raw + NTLM_MIC_OFFSET + NTLM_MIC_LEN;
+	pt[4].n = a->rawlen - NTLM_MIC_OFFSET - NTLM_MIC_LEN;
+	if (ntlm_hmac_parts(exported, sizeof(exported), pt, 5, mic) == -1)
+		v = NTLM_ERR_INTERNAL;
+	else if (CRYPTO_memcmp(mic, a->mic, NTLM_MIC_LEN) == 0)
+		v = NTLM_OK;
+	OPENSSL_cleanse(exported, sizeof(exported));
+	OPENSSL_cleanse(mic, sizeof(mic));
+	return (v);
+}
+
+/*
+ * After a domain controller verified NTProofStr (pass-through), check
+ * the MIC with the SessionBaseKey it returned.  NTLM_OK when the client
+ * announced no MIC.
+ */
+enum ntlm_verdict
+ntlm_verify_mic(const struct ntlm_authenticate *a,
+    const struct ntlm_expect *e, const uint8_t *session_base_key)
+{
+	struct ntlm_blob	b;
+	enum ntlm_verdict	v;
+
+	if ((v = ntlm_verify_blob(a, e, &b)) != NTLM_OK)
+		return (v);
+	if (!b.want_mic)
+		return (NTLM_OK);
+	if (session_base_key == NULL)
+		return (NTLM_ERR_BAD_MIC);
+	return (ntlm_check_mic(a, e, &b, session_base_key));
+}
+
+/*
  * Verify the NTLMv2 AUTHENTICATE a (from ntlm_decode_authenticate()) for
  * the exchange described by e, given nthash, the 16-byte NT hash of the
  * account a->user names (the caller looked it up; it is not kept).
@@ -387,12 +451,9 @@ enum ntlm_verdict
 ntlm_verify(const struct ntlm_authenticate *a, const struct ntlm_expect *e,
     const uint8_t *nthash)
 {
-	static const uint8_t zero_mic[NTLM_MIC_LEN];
 	struct ntlm_blob b;
-	struct ntlm_part pt[5];
 	uint8_t k[NTLM_HASH_LEN], proof[NTLM_HASH_LEN];
-	uint8_t base[NTLM_HASH_LEN], exported[NTLM_HASH_LEN];
-	uint8_t mic[NTLM_HASH_LEN];
+	uint8_t base[NTLM_HASH_LEN];
 	char domup[NTLM_MAX_NAME_UTF8 + 1];
 	enum ntlm_verdict v;
 	size_t i;
@@ -433,51 +494,17 @@ ntlm_verify(const struct ntlm_authenticate *a, const struct ntlm_expect *e,
 		v = NTLM_OK;
 		goto done;
 	}
-
-	/*
-	 * MIC (3.1.5.1.2, 3.2.5.1.2).  For NTLMv2 the KeyExchangeKey is the
-	 * SessionBaseKey = HMAC-MD5(NTOWFv2, NTProofStr) (3.3.2, 3.4.5.1);
-	 * with KEY_EXCH negotiated the client chose the ExportedSessionKey
-	 * and sent it RC4-encrypted under that key.
-	 */
-	v = NTLM_ERR_BAD_MIC;
-	if (e->type1 == NULL || e->type1_len == 0)
-		goto done;
+	/* For NTLMv2 SessionBaseKey = HMAC-MD5(NTOWFv2, NTProofStr). */
 	if (ntlm_hmac_md5(k, sizeof(k), proof, sizeof(proof), NULL, 0,
 	    base) == -1) {
 		v = NTLM_ERR_INTERNAL;
 		goto done;
 	}
-	if ((a->flags & NTLM_NEG_KEY_EXCH) &&
-	    (b.t2_flags & NTLM_NEG_KEY_EXCH)) {
-		if (a->enc_key_len != NTLM_HASH_LEN)
-			goto done;
-		ntlm_rc4(base, sizeof(base), a->enc_key, exported,
-		    NTLM_HASH_LEN);
-	} else
-		memcpy(exported, base, sizeof(exported));
-	pt[0].p = e->type1;
-	pt[0].n = e->type1_len;
-	pt[1].p = e->type2;
-	pt[1].n = e->type2_len;
-	pt[2].p = a->raw;
-	pt[2].n = NTLM_MIC_OFFSET;
-	pt[3].p = zero_mic;
-	pt[3].n = NTLM_MIC_LEN;
-	pt[4].p = a->raw + NTLM_MIC_OFFSET + NTLM_MIC_LEN;
-	pt[4].n = a->rawlen - NTLM_MIC_OFFSET - NTLM_MIC_LEN;
-	if (ntlm_hmac_parts(exported, sizeof(exported), pt, 5, mic) == -1) {
-		v = NTLM_ERR_INTERNAL;
-		goto done;
-	}
-	if (CRYPTO_memcmp(mic, a->mic, NTLM_MIC_LEN) == 0)
-		v = NTLM_OK;
+	v = ntlm_check_mic(a, e, &b, base);
 done:
 	OPENSSL_cleanse(k, sizeof(k));
 	OPENSSL_cleanse(proof, sizeof(proof));
 	OPENSSL_cleanse(base, sizeof(base));
-	OPENSSL_cleanse(exported, sizeof(exported));
-	OPENSSL_cleanse(mic, sizeof(mic));
 	return (v);
 }
 

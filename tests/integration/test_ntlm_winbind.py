@@ -147,6 +147,26 @@ def basics(t, dc, p, o, ot):
 	    "that was an NTLMv2 response", "(%r)" % (x.type3 and
 	    len(nc.parse(x.type3)["nt"])))
 
+	# A MIC (python3-ntlm-auth, as Windows and Chromium send): the DC
+	# checks NTProofStr, we check the MIC with the session key it returns.
+	c = harness.RawConn(p.port)
+	cl = nc.PyNtlmClient(t.tmpdir, "alice", DOM, USERS["alice"])
+	x = nc.handshake(c, o.url("/size/11"), cl)
+	cl.close()
+	c.close()
+	t.check(x.type3 is not None and nc.parse(x.type3)["mic"] is not None,
+	    "python3-ntlm-auth sent a MIC")
+	t.eq(x.status, 200, "NTLMv2 with a MIC through the DC: 200")
+	off = len(p.errlog())
+	c = harness.RawConn(p.port)
+	cl = nc.PyNtlmClient(t.tmpdir, "alice", DOM, USERS["alice"])
+	x = nc.handshake(c, o.url("/size/12"), cl, type3_hook=nc.tamper_mic)
+	cl.close()
+	c.close()
+	t.eq(x.status, 407, "a tampered MIC is refused though the DC "
+	    "accepts the proof")
+	t.check(info_since(p, off, ["MIC"]), "the MIC refusal is logged")
+
 	# Refusals: the DC's verdict, logged as our own words.
 	for user, pw, what, why in (
 	    ("alice", "Wrong-Passw0rd", "wrong password", "wrong password"),
