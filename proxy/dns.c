@@ -73,11 +73,7 @@ dns_cache_free(struct dns_cache *dc)
 static unsigned
 dns_hash(const char *s)
 {
-	unsigned h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % DNS_BUCKETS;
+	return hash_bytes(s, strlen(s)) % DNS_BUCKETS;
 }
 
 static void

@@ -43,12 +43,7 @@ ip_key(const struct sockaddr *sa, uint8_t key[16])
 static unsigned
 ip_hash(const uint8_t key[16])
 {
-	unsigned h = 2166136261u;
-	int	 i;
-
-	for (i = 0; i < 16; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return h % IPLIMIT_BUCKETS;
+	return hash_bytes(key, 16) % IPLIMIT_BUCKETS;
 }
 
 int

@@ -59,6 +59,14 @@ __attribute__((noreturn)) void fatalx(const char *, ...)
 /* Copy s into dst (size n), replacing controls and non-ASCII by '?'. */
 void	log_sanitize(char *dst, size_t n, const char *s, size_t len);
 
+/* hash.c */
+/*
+ * FNV-1a of len bytes: the bucket hash of the per-worker tables (DNS
+ * cache, upstream pool) and the per-IP counts.  A flood of distinct keys
+ * degrades a bucket, never correctness.
+ */
+uint32_t hash_bytes(const void *, size_t);
+
 /* iplimit.c */
 /*
  * Concurrent connections per client address, shared by all workers under

@@ -53,11 +53,7 @@ upstream_pool_new(struct worker *w)
 static unsigned
 pool_hash(const char *s)
 {
-	unsigned h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % POOL_BUCKETS;
+	return hash_bytes(s, strlen(s)) % POOL_BUCKETS;
 }
 
 static struct pool_origin *
