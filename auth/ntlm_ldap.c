@@ -31,6 +31,7 @@
 #include <sys/queue.h>
 #include <sys/time.h>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +350,17 @@ ldap_bind_step(struct ntlm_ldap *nl)
 	if (rc == LDAP_X_CONNECTING) {
 		nl->ev_io = event_new(nl->base, fd, EV_WRITE, ldap_io_cb, nl);
 	} else {
+		int fl;
+
+		/*
+		 * Connected, bind sent.  libldap turns a socket back to
+		 * blocking once its connect is done; a directory stalling
+		 * mid-message would then hold the worker inside
+		 * ldap_result().  Non-blocking, libldap just reports that no
+		 * whole message is there yet.
+		 */
+		if ((fl = fcntl(fd, F_GETFL)) != -1)
+			(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 		nl->state = LS_BINDING;
 		nl->ev_io = event_new(nl->base, fd, EV_READ | EV_PERSIST,
 		    ldap_io_cb, nl);
