@@ -354,10 +354,11 @@ ldap_bind_step(struct ntlm_ldap *nl)
 
 		/*
 		 * Connected, bind sent.  libldap turns a socket back to
-		 * blocking once its connect is done; a directory stalling
-		 * mid-message would then hold the worker inside
-		 * ldap_result().  Non-blocking, libldap just reports that no
-		 * whole message is there yet.
+		 * blocking once its connect is done.  liblber stops at a
+		 * short read, so a reply stalled mid-message is survived
+		 * today (test_ntlm_ldap's stall relay); non-blocking makes
+		 * sure no later read() on an empty socket can ever hold
+		 * the worker.
 		 */
 		if ((fl = fcntl(fd, F_GETFL)) != -1)
 			(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);

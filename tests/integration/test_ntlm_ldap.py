@@ -285,6 +285,95 @@ def failover_checks(t, s, o, pwfile):
 	p.stop()
 
 
+class StallRelay:
+	"""A TCP relay to slapd that stalls the directory's second answer
+	(the first after the bind: a search result) after its first 5 bytes,
+	for `stall` seconds.  slapd still answers; only the timing changes."""
+
+	def __init__(self, upstream_port, stall=3.0):
+		import socket
+		import threading
+		self.up = upstream_port
+		self.stall = stall
+		self.stalling = threading.Event()
+		self.ls = socket.socket()
+		self.ls.bind(("127.0.0.1", 0))
+		self.ls.listen(4)
+		self.port = self.ls.getsockname()[1]
+		threading.Thread(target=self.run, daemon=True).start()
+
+	def run(self):
+		import socket
+		import threading
+		while True:
+			try:
+				c, _ = self.ls.accept()
+			except OSError:
+				return
+			u = socket.create_connection(("127.0.0.1", self.up))
+			threading.Thread(target=self.pump, args=(c, u, False),
+			    daemon=True).start()
+			threading.Thread(target=self.pump, args=(u, c, True),
+			    daemon=True).start()
+
+	def pump(self, src, dst, from_server):
+		n = 0
+		try:
+			while True:
+				d = src.recv(65536)
+				if not d:
+					break
+				n += 1
+				if from_server and n == 2 and len(d) > 5:
+					dst.sendall(d[:5])	# half a BER message
+					self.stalling.set()
+					time.sleep(self.stall)
+					d = d[5:]
+				dst.sendall(d)
+		except OSError:
+			pass
+		for x in (src, dst):
+			try:
+				x.shutdown(2)
+			except OSError:
+				pass
+
+	def close(self):
+		self.ls.close()
+
+
+def stall_checks(t, s, o, pwfile):
+	"""A directory reply that stops mid-message must not hold the worker
+	(one worker here: a blocked read would delay every other client)."""
+	import threading
+	relay = StallRelay(s.port)
+	p = ldap_proxy(t, s, pwfile, ["ldap://127.0.0.1:%d" % relay.port],
+	    ldap={"timeout": 10})
+	res = {}
+
+	def signin():
+		res["r"] = harness.curl(p, *nc.curl_ntlm_args("alice",
+		    USERS["alice"]), o.url("/size/5"))
+	th = threading.Thread(target=signin)
+	th.start()
+	t.check(relay.stalling.wait(10), "the relay holds back half of the "
+	    "directory's search answer")
+	time.sleep(0.3)
+	t0 = time.time()
+	r, c = harness.raw_request(p.port, "GET /proxy.pac HTTP/1.1\r\n"
+	    "Host: 127.0.0.1:%d\r\n\r\n" % p.port)
+	took = time.time() - t0
+	c.close()
+	t.check(r is not None and r.status == 200 and took < 0.5,
+	    "half an LDAP message in: the worker still answers at once",
+	    "(%.2f s)" % took)
+	th.join(30)
+	t.eq(res.get("r") and res["r"].status, 200,
+	    "the stalled answer completes and alice signs in")
+	p.stop()
+	relay.close()
+
+
 def main(t):
 	why = peers.available()
 	if why is not None:
@@ -316,6 +405,7 @@ def main(t):
 	parallel_checks(t, p, o)
 	outage_checks(t, s, p, o)
 	failover_checks(t, s, o, pwfile)
+	stall_checks(t, s, o, pwfile)
 
 	# Never a secret in the proxy's log.
 	log = p.errlog().lower()
