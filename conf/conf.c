@@ -658,72 +658,82 @@ conf_cb_str(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return (0);
 }
 
-/* log_format is a bare word kept as an enum log_format. */
+/* A bare word from a fixed set, and the number it stands for. */
+struct conf_word {
+	const char	*word;
+	long		 value;
+};
+#define CONF_WORD_NOT_YET	(-1L)	/* known, but not built yet */
+
+/*
+ * Parse a bare word of words[] into *result.  Anything else is an error
+ * listing what is accepted (expect), and *result becomes bad.
+ */
 static int
-conf_cb_logfmt(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+conf_word(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result,
+    const struct conf_word *words, long bad, const char *expect)
 {
 	const struct conf_var	*v = conf_var_of(cfg, opt);
+	const struct conf_word	*w;
 
 	if (v == NULL || value == NULL)
 		return (-1);
 	conf_note(cfg, v);
-	if (strcmp(value, "squid") == 0)
-		*(long *)result = LOG_FORMAT_SQUID;
-	else if (strcmp(value, "json") == 0)
-		*(long *)result = LOG_FORMAT_JSON;
-	else {
-		*(long *)result = v->def;
-		cfg_error(cfg, "%s: '%s' is not squid or json", v->name,
-		    value);
+	*(long *)result = bad;
+	for (w = words; w->word != NULL; w++) {
+		if (strcmp(value, w->word) != 0)
+			continue;
+		if (w->value == CONF_WORD_NOT_YET)
+			cfg_error(cfg, "%s method '%s' is not available yet",
+			    v->name, value);
+		else
+			*(long *)result = w->value;
+		return (0);
 	}
+	cfg_error(cfg, "%s: '%s' is not %s", v->name, value, expect);
 	return (0);
 }
 
-/*
- * ntlm backend is a bare word.  A backend not built yet is refused by
- * name so that a config written for it fails loudly.
- */
+static int
+conf_cb_logfmt(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const struct conf_word words[] = {
+		{ "squid", LOG_FORMAT_SQUID }, { "json", LOG_FORMAT_JSON },
+		{ NULL, 0 }
+	};
+	const struct conf_var *v = conf_var_of(cfg, opt);
+
+	return (conf_word(cfg, opt, value, result, words, v ? v->def : 0,
+	    "squid or json"));
+}
+
 static int
 conf_cb_backend(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	const struct conf_var	*v = conf_var_of(cfg, opt);
+	static const struct conf_word words[] = {
+		{ "hashfile", NTLM_BACKEND_HASHFILE },
+		{ "ldap", NTLM_BACKEND_LDAP },
+		{ "winbind", NTLM_BACKEND_WINBIND },
+		{ NULL, 0 }
+	};
+	const struct conf_var *v = conf_var_of(cfg, opt);
 
-	if (v == NULL || value == NULL)
-		return (-1);
-	conf_note(cfg, v);
-	*(long *)result = v->def;
-	if (strcmp(value, "hashfile") == 0)
-		*(long *)result = NTLM_BACKEND_HASHFILE;
-	else if (strcmp(value, "ldap") == 0)
-		*(long *)result = NTLM_BACKEND_LDAP;
-	else if (strcmp(value, "winbind") == 0)
-		*(long *)result = NTLM_BACKEND_WINBIND;
-	else
-		cfg_error(cfg, "backend: '%s' is not hashfile, ldap or winbind",
-		    value);
-	return (0);
+	return (conf_word(cfg, opt, value, result, words, v ? v->def : 0,
+	    "hashfile, ldap or winbind"));
 }
 
 /* One word of a network's auth list, kept as its AUTH_* bit (0: bad). */
 static int
 conf_cb_auth(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	const struct conf_var	*v = conf_var_of(cfg, opt);
+	static const struct conf_word words[] = {
+		{ "none", AUTH_NONE }, { "ntlm", AUTH_NTLM },
+		{ "negotiate", CONF_WORD_NOT_YET }, { "saml", CONF_WORD_NOT_YET },
+		{ NULL, 0 }
+	};
 
-	if (v == NULL || value == NULL)
-		return (-1);
-	conf_note(cfg, v);
-	*(long *)result = 0;
-	if (strcmp(value, "none") == 0)
-		*(long *)result = AUTH_NONE;
-	else if (strcmp(value, "ntlm") == 0)
-		*(long *)result = AUTH_NTLM;
-	else if (strcmp(value, "negotiate") == 0 || strcmp(value, "saml") == 0)
-		cfg_error(cfg, "auth method '%s' is not available yet", value);
-	else
-		cfg_error(cfg, "auth: '%s' is not none, ntlm, negotiate or "
-		    "saml", value);
-	return (0);
+	return (conf_word(cfg, opt, value, result, words, 0,
+	    "none, ntlm, negotiate or saml"));
 }
 
 /* Remember where the section that just closed ended (conf_end_*). */
