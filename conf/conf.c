@@ -748,6 +748,33 @@ conf_secend_set(struct conf_secend *e, cfg_t *parent, const cfg_t *sec)
 }
 
 /*
+ * The start of a single section's closing-brace check: the section, and
+ * an error if one was given before (libconfuse would silently keep only
+ * the last).  Returns 1 to go on, 0 after a duplicate, -1 on failure.
+ */
+static int
+conf_end_once(struct conf_parse *p, cfg_t *cfg, cfg_opt_t *opt,
+    struct conf_secend *end, const char *name, cfg_t **secp)
+{
+	cfg_t *sec;
+
+	if (p == NULL || (sec = cfg_opt_getnsec(opt, 0)) == NULL)
+		return (-1);
+	if (end->at.line > 0) {
+		conf_err(p, "%s:%d: %s: section given twice (first ended at "
+		    "%s:%d)", conf_filename(cfg), cfg->line, name, end->at.file,
+		    end->at.line);
+		return (0);
+	}
+	if (conf_secend_set(end, cfg, sec) == -1) {
+		cfg_error(cfg, "out of memory");
+		return (-1);
+	}
+	*secp = sec;
+	return (1);
+}
+
+/*
  * Called by libconfuse at the closing brace of an ntlm section (a
  * section validate callback runs once, unlike a list's): the checks on
  * the section as a whole, reported at that brace.  A second section
@@ -759,19 +786,11 @@ conf_end_ntlm(cfg_t *cfg, cfg_opt_t *opt)
 	struct conf_parse	*p = conf_cur;
 	cfg_t			*sec;
 	const char		*file = conf_filename(cfg);
+	int			 rc;
 
-	if (p == NULL || (sec = cfg_opt_getnsec(opt, 0)) == NULL)
-		return (-1);
-	if (p->ntlm_end.at.line > 0) {
-		conf_err(p, "%s:%d: ntlm: section given twice (first ended at "
-		    "%s:%d)", file, cfg->line, p->ntlm_end.at.file,
-		    p->ntlm_end.at.line);
-		return (0);
-	}
-	if (conf_secend_set(&p->ntlm_end, cfg, sec) == -1) {
-		cfg_error(cfg, "out of memory");
-		return (-1);
-	}
+	if ((rc = conf_end_once(p, cfg, opt, &p->ntlm_end, "ntlm",
+	    &sec)) <= 0)
+		return (rc);
 	if (cfg_getstr(sec, "domain") == NULL)
 		conf_err(p, "%s:%d: ntlm: domain is required", file,
 		    cfg->line);
@@ -852,19 +871,11 @@ conf_end_ldap(cfg_t *cfg, cfg_opt_t *opt)
 	struct conf_parse	*p = conf_cur;
 	cfg_t			*sec;
 	const char		*file = conf_filename(cfg);
+	int			 rc;
 
-	if (p == NULL || (sec = cfg_opt_getnsec(opt, 0)) == NULL)
-		return (-1);
-	if (p->ldap_end.at.line > 0) {
-		conf_err(p, "%s:%d: ldap: section given twice (first ended at "
-		    "%s:%d)", file, cfg->line, p->ldap_end.at.file,
-		    p->ldap_end.at.line);
-		return (0);
-	}
-	if (conf_secend_set(&p->ldap_end, cfg, sec) == -1) {
-		cfg_error(cfg, "out of memory");
-		return (-1);
-	}
+	if ((rc = conf_end_once(p, cfg, opt, &p->ldap_end, "ldap",
+	    &sec)) <= 0)
+		return (rc);
 	if (cfg_size(sec, "uri") == 0)
 		conf_err(p, "%s:%d: ldap: uri is required (one or more "
 		    "ldap:// or ldaps:// URIs)", file, cfg->line);
