@@ -1,0 +1,330 @@
+/*
+ * The admin socket: a UNIX stream socket (admin_socket = "/path"), mode
+ * 0600, served by the main thread's event loop.  It is never reachable
+ * through a proxy port: it is not a TCP listener at all, and only its
+ * owner (or root) may connect to it.
+ *
+ * The protocol is one command per line (LF, CR LF accepted), answered
+ * with zero or more lines and a last line that starts with "ok" or
+ * "error" (iaproxy(8)):
+ *
+ *	purge USER	ok N		forget USER's cached groups now
+ *	stats		NAME VALUE...	the counters, then "ok"
+ *	help		...		the commands, then "ok"
+ *	quit		ok bye		and the server closes
+ *
+ * Reload keeps the socket (and its clients) unless admin_socket names
+ * another path; then the new one is made first and the old one closed.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proxy.h"
+
+#define ADMIN_CLIENTS_MAX	16	/* connections at once */
+#define ADMIN_LINE_MAX		1024	/* bytes of one command */
+#define ADMIN_IDLE_SEC		300	/* an idle client is closed */
+#define ADMIN_OUT_MAX		(64 * 1024)	/* unread answers, at most */
+
+/* One connection to the admin socket. */
+struct admin_client {
+	TAILQ_ENTRY(admin_client) link;
+	struct bufferevent	*bev;
+	int			 quitting;	/* "quit" answered */
+};
+
+static struct {
+	struct event_base	*base;
+	struct evconnlistener	*lev;
+	char			*path;		/* bound, ours to unlink */
+	TAILQ_HEAD(, admin_client) clients;
+	int			 nclients;
+} adm = { .clients = TAILQ_HEAD_INITIALIZER(adm.clients) };
+
+/*
+ * Make the socket at path: an existing socket nobody answers on is
+ * replaced (a crash left it), anything else is an error.  Bound under a
+ * temporary name, chmod 0600 and renamed into place, so that it is never
+ * reachable with looser permissions.  The fd, or -1 with a message.
+ */
+static int
+admin_socket_open(const char *path, char *why, size_t whylen)
+{
+	struct sockaddr_un	 sun, tmp;
+	struct stat		 st;
+	int			 fd, probe, use_tmp;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(why, whylen, "path too long");
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(why, whylen, "exists and is not a socket");
+			return -1;
+		}
+		if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) !=
+		    -1) {
+			if (connect(probe, (struct sockaddr *)&sun,
+			    sizeof(sun)) == 0) {
+				close(probe);
+				snprintf(why, whylen, "in use (another iaproxy "
+				    "answers on it)");
+				return -1;
+			}
+			close(probe);
+		}
+		(void)unlink(path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.sun_family = AF_UNIX;
+	use_tmp = snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%ld.tmp",
+	    path, (long)getpid()) < (int)sizeof(tmp.sun_path);
+	if (!use_tmp)
+		tmp = sun;
+	(void)unlink(tmp.sun_path);
+	if (bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) == -1) {
+		snprintf(why, whylen, "bind: %s", strerror(errno));
+		goto fail;
+	}
+	if (chmod(tmp.sun_path, 0600) == -1) {
+		snprintf(why, whylen, "chmod: %s", strerror(errno));
+		(void)unlink(tmp.sun_path);
+		goto fail;
+	}
+	if (use_tmp && rename(tmp.sun_path, path) == -1) {
+		snprintf(why, whylen, "rename: %s", strerror(errno));
+		(void)unlink(tmp.sun_path);
+		goto fail;
+	}
+	if (listen(fd, 16) == -1) {
+		snprintf(why, whylen, "listen: %s", strerror(errno));
+		(void)unlink(path);
+		goto fail;
+	}
+	return fd;
+ fail:
+	close(fd);
+	return -1;
+}
+
+static void
+admin_client_close(struct admin_client *ac)
+{
+	TAILQ_REMOVE(&adm.clients, ac, link);
+	bufferevent_free(ac->bev);
+	free(ac);
+	adm.nclients--;
+}
+
+/* Answer one command line into out; 1 when the client should go. */
+static int
+admin_command(char *line, struct evbuffer *out)
+{
+	char	 buf[4096], user[256];
+	char	*arg;
+	size_t	 n, i;
+
+	if ((arg = strchr(line, ' ')) != NULL) {
+		*arg++ = '\0';
+		while (*arg == ' ')
+			arg++;
+	}
+	if (strcmp(line, "purge") == 0) {
+		if (arg == NULL || *arg == '\0') {
+			evbuffer_add_printf(out, "error usage: purge USER "
+			    "(or * for everyone)\n");
+			return 0;
+		}
+		n = auth_groups_purge(arg);
+		/* Printable as typed (a backslash too), else '?'. */
+		for (i = 0; arg[i] != '\0' && i + 1 < sizeof(user); i++)
+			user[i] = (unsigned char)arg[i] < 0x20 ||
+			    (unsigned char)arg[i] >= 0x7f ? '?' : arg[i];
+		user[i] = '\0';
+		log_info("admin: purge %s: %zu cached group entr%s dropped",
+		    user, n, n == 1 ? "y" : "ies");
+		evbuffer_add_printf(out, "ok %zu\n", n);
+	} else if (strcmp(line, "stats") == 0) {
+		n = auth_groups_stats(buf, sizeof(buf));
+		evbuffer_add(out, buf, n);
+		evbuffer_add_printf(out, "ok\n");
+	} else if (strcmp(line, "help") == 0) {
+		evbuffer_add_printf(out, "purge USER\tforget USER's cached "
+		    "groups (* for everyone)\nstats\tthe counters\nquit\tclose "
+		    "this connection\nok\n");
+	} else if (strcmp(line, "quit") == 0) {
+		evbuffer_add_printf(out, "ok bye\n");
+		return 1;
+	} else if (*line != '\0')
+		evbuffer_add_printf(out, "error unknown command (help, purge "
+		    "USER, stats, quit)\n");
+	return 0;
+}
+
+static void
+admin_writecb(struct bufferevent *bev, void *arg)
+{
+	struct admin_client *ac = arg;
+
+	/* "quit" was answered: close once the answer is out. */
+	if (ac->quitting && evbuffer_get_length(bufferevent_get_output(bev)) ==
+	    0)
+		admin_client_close(ac);
+}
+
+static void
+admin_readcb(struct bufferevent *bev, void *arg)
+{
+	struct admin_client	*ac = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer		*out = bufferevent_get_output(bev);
+	char			*line;
+	size_t			 len;
+
+	/* Bounded before reading a line: evbuffer_readln has no cap. */
+	while (!ac->quitting && (line = evbuffer_readln(in, &len,
+	    EVBUFFER_EOL_CRLF)) != NULL) {
+		if (len > ADMIN_LINE_MAX || strlen(line) != len)
+			evbuffer_add_printf(out, "error bad command line\n");
+		else if (admin_command(line, out)) {
+			ac->quitting = 1;
+			bufferevent_disable(bev, EV_READ);
+		}
+		free(line);
+	}
+	/* A line that never ends, or answers nobody reads: goodbye. */
+	if (!ac->quitting && (evbuffer_get_length(in) > ADMIN_LINE_MAX ||
+	    evbuffer_get_length(out) > ADMIN_OUT_MAX))
+		admin_client_close(ac);
+}
+
+static void
+admin_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	admin_client_close(arg);
+}
+
+static void
+admin_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct admin_client	*ac;
+	struct ucred		 cred;
+	socklen_t		 clen = sizeof(cred);
+	struct timeval		 idle = { ADMIN_IDLE_SEC, 0 };
+
+	(void)lev;
+	(void)sa;
+	(void)salen;
+	(void)arg;
+	/* Mode 0600 says who; the peer's credentials say it again. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1 ||
+	    (cred.uid != 0 && cred.uid != geteuid()) ||
+	    adm.nclients >= ADMIN_CLIENTS_MAX) {
+		close(fd);
+		return;
+	}
+	if ((ac = calloc(1, sizeof(*ac))) == NULL ||
+	    (ac->bev = bufferevent_socket_new(adm.base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		free(ac);
+		close(fd);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&adm.clients, ac, link);
+	adm.nclients++;
+	bufferevent_setcb(ac->bev, admin_readcb, admin_writecb, admin_eventcb,
+	    ac);
+	bufferevent_set_timeouts(ac->bev, &idle, &idle);
+	bufferevent_enable(ac->bev, EV_READ);
+}
+
+/* Listen on path (NULL: none) instead of what is open now. */
+static int
+admin_listen(const char *path)
+{
+	struct evconnlistener	*lev = NULL;
+	char			 why[256];
+	char			*copy = NULL;
+	int			 fd;
+
+	if (path != NULL) {
+		if ((copy = strdup(path)) == NULL)
+			return -1;
+		if ((fd = admin_socket_open(path, why, sizeof(why))) == -1) {
+			log_warnx("admin socket %s: %s", path, why);
+			free(copy);
+			return -1;
+		}
+		if ((lev = evconnlistener_new(adm.base, admin_accept, NULL,
+		    LEV_OPT_CLOSE_ON_FREE, -1, fd)) == NULL) {
+			log_warnx("admin socket %s: out of memory", path);
+			close(fd);
+			(void)unlink(path);
+			free(copy);
+			return -1;
+		}
+		log_info("admin socket on %s", path);
+	}
+	if (adm.lev != NULL) {
+		evconnlistener_free(adm.lev);
+		/* Only ours: a new path may not remove another's file. */
+		if (copy == NULL || strcmp(copy, adm.path) != 0)
+			(void)unlink(adm.path);
+	}
+	free(adm.path);
+	adm.lev = lev;
+	adm.path = copy;
+	return 0;
+}
+
+int
+admin_start(struct event_base *base, const struct config *conf)
+{
+	adm.base = base;
+	return admin_listen(conf->admin_socket);
+}
+
+void
+admin_reconf(const struct config *conf)
+{
+	const char	*p = conf->admin_socket;
+
+	if (adm.base == NULL)
+		return;
+	if ((p == NULL && adm.path == NULL) ||
+	    (p != NULL && adm.path != NULL && strcmp(p, adm.path) == 0))
+		return;
+	if (admin_listen(p) == -1)
+		log_warnx("reload: the admin socket stays %s",
+		    adm.path != NULL ? adm.path : "closed");
+}
+
+void
+admin_stop(void)
+{
+	if (adm.lev != NULL)
+		admin_listen(NULL);
+	while (!TAILQ_EMPTY(&adm.clients))
+		admin_client_close(TAILQ_FIRST(&adm.clients));
+}
