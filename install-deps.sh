@@ -9,7 +9,8 @@ BUILD="build-essential autoconf automake libtool pkg-config libevent-dev
   libkrb5-dev libntlm0-dev libssl-dev libldap-dev libconfuse-dev"
 TEST="curl openssl python3 iproute2 procps clang winbind python3-ntlm-auth
   libclang-rt-14-dev valgrind slapd ldap-utils samba
-  samba-ad-dc samba-ad-provision"
+  samba-ad-dc samba-ad-provision krb5-kdc krb5-admin-server krb5-user
+  faketime gss-ntlmssp"
 
 case "${1:-}" in
 build)	pkgs="$BUILD" ;;

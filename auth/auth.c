@@ -3,10 +3,32 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
 #include "ntlm.h"
+#include "state.h"
+
+struct auth_state *
+auth_state_new(void)
+{
+	struct auth_state *st;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return NULL;
+	st->gss_ctx = GSS_C_NO_CONTEXT;
+	return st;
+}
+
+void
+auth_answer_clear(struct auth_answer *a)
+{
+	a->header[0] = a->user[0] = a->detail[0] = '\0';
+	a->mech = NULL;
+	a->reason = NULL;
+	a->unavailable = 0;
+}
 
 int
 auth_split(const char *v, size_t len, const char **scheme, size_t *slen,

@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "backend.h"
+#include "inbox.h"
 
 struct auth_worker *
 auth_worker_new(struct event_base *base, const struct config *conf)
@@ -56,6 +57,7 @@ auth_worker_free(struct auth_worker *aw)
 	if (aw == NULL)
 		return;
 	auth_worker_drop_backends(aw);
+	inbox_free(aw->inbox);
 	conf_unref(aw->conf);
 	free(aw);
 }

@@ -20,6 +20,8 @@
 #include "conf.h"
 
 /* What the handshake hands a backend. */
+struct inbox;
+
 struct ntlm_backend_query {
 	const char	*user;		/* UTF-8, as the client sent it */
 	const char	*domain;	/* UTF-8, may be "" */
@@ -59,6 +61,8 @@ struct auth_worker {
 	struct config		*conf;		/* a reference of its own */
 	struct ntlm_ldap	*ldap;		/* ntlm_ldap.c, or NULL */
 	struct ntlm_winbind	*winbind;	/* ntlm_winbind.c, or NULL */
+	struct inbox		*inbox;		/* work of other threads comes
+						   back here (inbox.h), or NULL */
 };
 
 /*

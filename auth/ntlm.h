@@ -188,8 +188,14 @@ enum ntlm_verdict ntlm_verify_pre(const struct ntlm_authenticate *,
 	    const struct ntlm_expect *);
 enum ntlm_verdict ntlm_verify(const struct ntlm_authenticate *,
 	    const struct ntlm_expect *, const uint8_t *);
+enum ntlm_verdict ntlm_verify_key(const struct ntlm_authenticate *,
+	    const struct ntlm_expect *, const uint8_t *, uint8_t *);
 enum ntlm_verdict ntlm_verify_mic(const struct ntlm_authenticate *,
 	    const struct ntlm_expect *, const uint8_t *);
+int	 ntlm_exported_key(const struct ntlm_authenticate *, uint32_t,
+	    const uint8_t *, uint8_t *);
+int	 ntlm_sign(const uint8_t *, uint32_t, int, uint32_t,
+	    const uint8_t *, size_t, uint8_t *);
 const char *ntlm_verdict_str(enum ntlm_verdict);
 
 #endif

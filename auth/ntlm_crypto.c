@@ -380,6 +380,20 @@ ntlm_verify_pre(const struct ntlm_authenticate *a, const struct ntlm_expect *e)
  * NTLMv2 is the KeyExchangeKey (3.4.5.1); with KEY_EXCH negotiated the
  * client chose the ExportedSessionKey and sent it RC4-encrypted under it.
  */
+int
+ntlm_exported_key(const struct ntlm_authenticate *a, uint32_t t2_flags,
+    const uint8_t *base, uint8_t *exported)
+{
+	if ((a->flags & NTLM_NEG_KEY_EXCH) && (t2_flags & NTLM_NEG_KEY_EXCH)) {
+		if (a->enc_key_len != NTLM_HASH_LEN)
+			return (-1);
+		ntlm_rc4(base, NTLM_HASH_LEN, a->enc_key, exported,
+		    NTLM_HASH_LEN);
+	} else
+		memcpy(exported, base, NTLM_HASH_LEN);
+	return (0);
+}
+
 static enum ntlm_verdict
 ntlm_check_mic(const struct ntlm_authenticate *a, const struct ntlm_expect *e,
     const struct ntlm_blob *b, const uint8_t *base)
@@ -391,14 +405,8 @@ ntlm_check_mic(const struct ntlm_authenticate *a, const struct ntlm_expect *e,
 
 	if (e->type1 == NULL || e->type1_len == 0)
 		return (v);
-	if ((a->flags & NTLM_NEG_KEY_EXCH) &&
-	    (b->t2_flags & NTLM_NEG_KEY_EXCH)) {
-		if (a->enc_key_len != NTLM_HASH_LEN)
-			return (v);
-		ntlm_rc4(base, NTLM_HASH_LEN, a->enc_key, exported,
-		    NTLM_HASH_LEN);
-	} else
-		memcpy(exported, base, sizeof(exported));
+	if (ntlm_exported_key(a, b->t2_flags, base, exported) == -1)
+		return (v);
 	pt[0].p = e->type1;
 	pt[0].n = e->type1_len;
 	pt[1].p = e->type2;
@@ -451,6 +459,18 @@ enum ntlm_verdict
 ntlm_verify(const struct ntlm_authenticate *a, const struct ntlm_expect *e,
     const uint8_t *nthash)
 {
+	return (ntlm_verify_key(a, e, nthash, NULL));
+}
+
+/*
+ * ntlm_verify(), and on NTLM_OK the SessionBaseKey into base_out when it
+ * is not NULL (for signing after the handshake, e.g. SPNEGO's
+ * mechListMIC).
+ */
+enum ntlm_verdict
+ntlm_verify_key(const struct ntlm_authenticate *a, const struct ntlm_expect *e,
+    const uint8_t *nthash, uint8_t *base_out)
+{
 	struct ntlm_blob b;
 	uint8_t k[NTLM_HASH_LEN], proof[NTLM_HASH_LEN];
 	uint8_t base[NTLM_HASH_LEN];
@@ -490,7 +510,7 @@ ntlm_verify(const struct ntlm_authenticate *a, const struct ntlm_expect *e,
 		if (CRYPTO_memcmp(proof, a->nt, NTLM_HASH_LEN) != 0)
 			goto done;
 	}
-	if (!b.want_mic) {
+	if (!b.want_mic && base_out == NULL) {
 		v = NTLM_OK;
 		goto done;
 	}
@@ -500,12 +520,75 @@ ntlm_verify(const struct ntlm_authenticate *a, const struct ntlm_expect *e,
 		v = NTLM_ERR_INTERNAL;
 		goto done;
 	}
-	v = ntlm_check_mic(a, e, &b, base);
+	v = b.want_mic ? ntlm_check_mic(a, e, &b, base) : NTLM_OK;
+	if (v == NTLM_OK && base_out != NULL)
+		memcpy(base_out, base, NTLM_HASH_LEN);
 done:
 	OPENSSL_cleanse(k, sizeof(k));
 	OPENSSL_cleanse(proof, sizeof(proof));
 	OPENSSL_cleanse(base, sizeof(base));
 	return (v);
+}
+
+/*
+ * The signature of one message after the handshake (MS-NLMP 3.4.4.2,
+ * extended session security): HMAC-MD5 under the direction's signing
+ * key over the sequence number and the message, its first 8 bytes
+ * RC4-encrypted under the direction's sealing key when KEY_EXCH was
+ * negotiated.  Only the first message of a direction is signed here
+ * (a fresh RC4 state): SPNEGO's mechListMIC is exactly that.  sig gets
+ * the 16-byte NTLMSSP_MESSAGE_SIGNATURE.  0, or -1.
+ */
+int
+ntlm_sign(const uint8_t *exported, uint32_t flags, int from_server,
+    uint32_t seq, const uint8_t *msg, size_t len, uint8_t *sig)
+{
+	/* 3.4.5.2 and 3.4.5.3; each magic constant ends in its NUL. */
+	static const char c2s_sign[] =
+	    "session key to client-to-server signing key magic constant";
+	static const char s2c_sign[] =
+	    "session key to server-to-client signing key magic constant";
+	static const char c2s_seal[] =
+	    "session key to client-to-server sealing key magic constant";
+	static const char s2c_seal[] =
+	    "session key to server-to-client sealing key magic constant";
+	const char	*sign_magic = from_server ? s2c_sign : c2s_sign;
+	const char	*seal_magic = from_server ? s2c_seal : c2s_seal;
+	uint8_t		 key[NTLM_HASH_LEN], mac[NTLM_HASH_LEN], seqle[4];
+	uint8_t		 buf[NTLM_HASH_LEN + sizeof(c2s_seal)];
+	size_t		 klen;
+	int		 rc = -1;
+
+	seqle[0] = seq & 0xff;
+	seqle[1] = (seq >> 8) & 0xff;
+	seqle[2] = (seq >> 16) & 0xff;
+	seqle[3] = (seq >> 24) & 0xff;
+	memcpy(buf, exported, NTLM_HASH_LEN);
+	memcpy(buf + NTLM_HASH_LEN, sign_magic, sizeof(c2s_sign));
+	if (EVP_Digest(buf, NTLM_HASH_LEN + sizeof(c2s_sign), key, NULL,
+	    EVP_md5(), NULL) != 1 ||
+	    ntlm_hmac_md5(key, sizeof(key), seqle, 4, msg, len, mac) == -1)
+		goto done;
+	if (flags & NTLM_NEG_KEY_EXCH) {
+		/* The sealing key is weakened to the negotiated strength. */
+		klen = (flags & NTLM_NEG_128) ? 16 : (flags & NTLM_NEG_56) ?
+		    7 : 5;
+		memcpy(buf + klen, seal_magic, sizeof(c2s_seal));
+		if (EVP_Digest(buf, klen + sizeof(c2s_seal), key, NULL,
+		    EVP_md5(), NULL) != 1)
+			goto done;
+		ntlm_rc4(key, sizeof(key), mac, mac, 8);
+	}
+	sig[0] = 1;
+	sig[1] = sig[2] = sig[3] = 0;
+	memcpy(sig + 4, mac, 8);
+	memcpy(sig + 12, seqle, 4);
+	rc = 0;
+ done:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return (rc);
 }
 
 /* A short, log-safe name for a verdict. */

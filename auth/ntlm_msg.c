@@ -82,8 +82,9 @@ ntlm_b64val(unsigned char c)
  * bytes).  Strict: no whitespace, length a multiple of 4, '=' only as the
  * final one or two characters, the unused bits before the padding zero
  * (one canonical encoding per message, RFC 4648 section 3.5), nothing
- * empty and nothing longer than NTLM_MAX_B64.  Returns 0 and sets *outlen,
- * or -1.
+ * empty and nothing that would not fit in outsz (which is all that bounds
+ * it: a Kerberos ticket in Negotiate may be tens of KB).  Returns 0 and
+ * sets *outlen, or -1.
  */
 int
 ntlm_b64_decode(const char *in, size_t inlen, uint8_t *out, size_t outsz,
@@ -94,7 +95,7 @@ ntlm_b64_decode(const char *in, size_t inlen, uint8_t *out, size_t outsz,
 	uint32_t w;
 
 	*outlen = 0;
-	if (inlen == 0 || inlen % 4 != 0 || inlen > NTLM_MAX_B64)
+	if (inlen == 0 || inlen % 4 != 0)
 		return (-1);
 	if (in[inlen - 1] == '=')
 		pad = in[inlen - 2] == '=' ? 2 : 1;
@@ -583,6 +584,12 @@ ntlm_challenge_flags(uint32_t client)
 	f |= (client & NTLM_NEG_UNICODE) ? NTLM_NEG_UNICODE : NTLM_NEG_OEM;
 	f |= client & (NTLM_NEG_ESS | NTLM_NEG_128 | NTLM_NEG_56 |
 	    NTLM_NEG_KEY_EXCH);
+	/*
+	 * SIGN and SEAL as asked: HTTP signs nothing, but NTLM inside
+	 * SPNEGO signs the mechanism list (RFC 4178 5), and gss-ntlmssp
+	 * gives up on a server that refuses SIGN.
+	 */
+	f |= client & (NTLM_NEG_SIGN | NTLM_NEG_SEAL);
 	return (f);
 }
 

@@ -23,10 +23,11 @@
  * leaks and wedges its include stack after an error in an included file;
  * conf_include() parses included files itself.
  *
- * Sections come from conf_sections[]: pac, ntlm and ldap (at most one
- * each; the ldap bind password file is read at every load) and the
- * titled network blocks.  Checks on a section as a whole run at its
- * closing brace (a section's validate callback runs once); the hash file
+ * Sections come from conf_sections[]: pac, ntlm, ldap and negotiate (at
+ * most one each; the ldap bind password file and the keytab are read at
+ * every load) and the titled network blocks.  Checks on a section as a
+ * whole run at its closing brace (a section's validate callback runs
+ * once); the hash file
  * named by ntlm is read and checked as part of every load, so `-t`,
  * start-up and reload all see its errors as "HASHFILE:LINE: message",
  * and its bytes are wiped before they are freed.
@@ -39,6 +40,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -68,6 +70,7 @@
 #define DNS_NAME_MAX		253	/* RFC 1035 section 2.3.4, as text */
 #define DNS_LABEL_MAX		63
 #define LDAP_PASSWORD_MAX	1024	/* bytes in bind_password_file */
+#define PRINCIPAL_MAX		256	/* bytes of a principal or realm */
 
 /* How a value is written and checked, and where it goes. */
 enum conf_vtype {
@@ -88,6 +91,12 @@ enum conf_vtype {
 	CV_DN,		/* an LDAP DN: any text but controls, not empty */
 	CV_FILTER,	/* an LDAP filter with %u (and %d) */
 	CV_ATTR,	/* an LDAP attribute name (RFC 4512 descr) */
+	CV_BOOL,	/* true | false (yes/no, on/off) */
+	CV_PRINCIPAL,	/* a Kerberos principal name */
+	CV_REALMS,	/* list of "REALM=DOMAIN" */
+	CV_GROUPMODE,	/* none | ad | memberof | member */
+	CV_DIRFAIL,	/* deny | allow */
+	CV_SOCKET,	/* an absolute path fit for a UNIX socket */
 };
 
 struct conf_var {
@@ -120,6 +129,9 @@ static const struct conf_var conf_vars[] = {
 	{ "log_format", CV_LOGFMT, NULL, LOG_FORMAT_SQUID, 0, 0, NULL,
 	    FIELD(log_format) },
 	{ "connect_ports", CV_PORTS, NULL, 0, 1, 65535, "{443}", NOFIELD },
+	/* proxy/admin.c: purge and stats, never on the proxy port. */
+	{ "admin_socket", CV_SOCKET, NULL, 0, 0, 0, NULL,
+	    FIELD(admin_socket) },
 
 	{ "max_header_bytes", CV_INT, NULL, 131072, 1024, 1048576, NULL,
 	    FIELD(max_header_bytes) },
@@ -200,6 +212,49 @@ static const struct conf_var conf_vars[] = {
 	    FIELD(ldap.timeout) },
 	{ "tls_ca_file", CV_FILE, "ldap", 0, 0, 0, NULL,
 	    FIELD(ldap.tls_ca_file) },
+	{ "starttls", CV_BOOL, "ldap", 0, 0, 1, NULL, FIELD(ldap.starttls) },
+	/*
+	 * Groups of signed-in users (auth/groups*.c), cached for all
+	 * workers.  Times in seconds.  stale_ttl is the age up to which a
+	 * cached answer still serves while the directory cannot be reached
+	 * (stale-if-error); refresh_ahead starts a search that long before
+	 * an answer in use expires, so busy users never wait for one.
+	 */
+	{ "group_mode", CV_GROUPMODE, "ldap", GROUP_MODE_NONE, 0, 0, NULL,
+	    FIELD(ldap.group_mode) },
+	{ "group_base_dn", CV_DN, "ldap", 0, 0, 0, NULL,
+	    FIELD(ldap.group_base_dn) },
+	{ "max_depth", CV_INT, "ldap", 8, 0, 64, NULL, FIELD(ldap.max_depth) },
+	{ "cache_ttl", CV_INT, "ldap", 300, 0, 604800, NULL,
+	    FIELD(ldap.cache_ttl) },
+	{ "negative_ttl", CV_INT, "ldap", 60, 0, 86400, NULL,
+	    FIELD(ldap.negative_ttl) },
+	{ "stale_ttl", CV_INT, "ldap", 3600, 0, 2592000, NULL,
+	    FIELD(ldap.stale_ttl) },
+	{ "refresh_ahead", CV_INT, "ldap", 30, 0, 86400, NULL,
+	    FIELD(ldap.refresh_ahead) },
+	{ "cache_size", CV_INT, "ldap", 100000, 1, 10000000, NULL,
+	    FIELD(ldap.cache_size) },
+	{ "directory_failure", CV_DIRFAIL, "ldap", DIR_FAILURE_DENY, 0, 0,
+	    NULL, FIELD(ldap.directory_failure) },
+
+	/*
+	 * Kerberos sign-in (Negotiate).  The keytab is read and the
+	 * acceptor credential acquired at every load (conf_keytab.c).
+	 * threads 0 is two per CPU: an accept is mostly CPU, but the
+	 * replay cache is a file.
+	 */
+	{ "keytab", CV_FILE, "negotiate", 0, 0, 0, NULL,
+	    FIELD(negotiate.keytab) },
+	{ "principal", CV_PRINCIPAL, "negotiate", 0, 0, 0, NULL,
+	    FIELD(negotiate.principal) },
+	{ "strip_realm", CV_BOOL, "negotiate", 0, 0, 1, NULL,
+	    FIELD(negotiate.strip_realm) },
+	{ "realm_map", CV_REALMS, "negotiate", 0, 0, 0, NULL, NOFIELD },
+	{ "threads", CV_INT, "negotiate", 0, 0, 64, NULL,
+	    FIELD(negotiate.threads) },
+	{ "queue", CV_INT, "negotiate", 1024, 1, 1000000, NULL,
+	    FIELD(negotiate.queue) },
 
 	/* network "name" { }: many, copied by conf_copy_networks(). */
 	{ "src", CV_CIDRS, "network", 0, 0, 0, NULL, NOFIELD },
@@ -220,6 +275,7 @@ static const struct conf_section {
 	{ "pac", CFGF_NONE },
 	{ "ntlm", CFGF_NODEFAULT },
 	{ "ldap", CFGF_NODEFAULT },
+	{ "negotiate", CFGF_NODEFAULT },
 	{ "network", CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES },
 };
 #define CONF_NSECTIONS	(sizeof(conf_sections) / sizeof(conf_sections[0]))
@@ -253,6 +309,7 @@ struct conf_parse {
 	struct conf_where where[CONF_NVARS];
 	struct conf_secend ntlm_end;	/* the ntlm section, if any */
 	struct conf_secend ldap_end;	/* the ldap section, if any */
+	struct conf_secend neg_end;	/* the negotiate section, if any */
 	struct conf_secend *net_end;	/* each network, in file order */
 	size_t		 nnet_end;
 };
@@ -277,14 +334,22 @@ static int	 conf_cb_str(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	 conf_cb_logfmt(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	 conf_cb_backend(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	 conf_cb_auth(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_cb_groupmode(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_cb_dirfail(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_socket_path_ok(const char *);
 static int	 conf_secend_set(struct conf_secend *, cfg_t *, const cfg_t *);
 static int	 conf_end_ntlm(cfg_t *, cfg_opt_t *);
 static int	 conf_end_network(cfg_t *, cfg_opt_t *);
 static int	 conf_end_ldap(cfg_t *, cfg_opt_t *);
+static int	 conf_end_negotiate(cfg_t *, cfg_opt_t *);
+static int	 conf_cb_bool(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_realm_parse(const char *, struct conf_realm *);
+static void	 conf_check_negotiate(struct conf_parse *, struct config *);
 static int	 conf_ldap_uri_ok(const char *);
 static const char *conf_ldap_filter_err(const char *);
 static int	 conf_ldap_attr_ok(const char *);
 static void	 conf_check_ldap(struct conf_parse *, struct config *);
+static void	 conf_check_groups(struct conf_parse *, struct config *);
 static void	 conf_ldap_password_load(struct conf_parse *, struct config *);
 static int	 conf_nbname_ok(const char *);
 static int	 conf_dns_name_ok(const char *);
@@ -652,6 +717,28 @@ conf_cb_str(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 			cfg_error(cfg, "%s: '%s' is not an attribute name",
 			    v->name, value);
 		break;
+	case CV_PRINCIPAL:
+		for (s = value; *s != '\0'; s++)
+			if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+				break;
+		if (*value == '\0' || *s != '\0' || strlen(value) >
+		    PRINCIPAL_MAX || value[0] == '@' || strchr(value, '@') !=
+		    strrchr(value, '@'))
+			cfg_error(cfg, "%s: '%s' is not a Kerberos principal "
+			    "(service/host[@REALM], no spaces)", v->name, value);
+		break;
+	case CV_REALMS:
+		if (conf_realm_parse(value, NULL) == -1)
+			cfg_error(cfg, "%s: '%s' is not REALM=DOMAIN (a realm, "
+			    "'=', a NetBIOS domain name)", v->name, value);
+		break;
+	case CV_SOCKET:
+		if (!conf_socket_path_ok(value))
+			cfg_error(cfg, "%s: '%s' must be an absolute path of "
+			    "at most %zu bytes, without control characters",
+			    v->name, value, sizeof(((struct sockaddr_un *)0)->
+			    sun_path) - 1);
+		break;
 	default:
 		break;
 	}
@@ -707,6 +794,54 @@ conf_cb_logfmt(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	    "squid or json"));
 }
 
+/* true / false, and the other spellings libconfuse knows for them. */
+static int
+conf_cb_bool(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const struct conf_word words[] = {
+		{ "true", 1 }, { "yes", 1 }, { "on", 1 },
+		{ "false", 0 }, { "no", 0 }, { "off", 0 },
+		{ NULL, 0 }
+	};
+	const struct conf_var *v = conf_var_of(cfg, opt);
+
+	return (conf_word(cfg, opt, value, result, words, v ? v->def : 0,
+	    "true or false"));
+}
+
+/*
+ * "REALM=DOMAIN" of realm_map into out (when not NULL): a realm of
+ * printable characters without spaces, and a NetBIOS domain name.
+ */
+static int
+conf_realm_parse(const char *text, struct conf_realm *out)
+{
+	const char	*eq = strchr(text, '='), *s;
+	char		 dom[NB_NAME_MAX + 1], *d;
+	size_t		 rlen;
+
+	if (eq == NULL || (rlen = (size_t)(eq - text)) == 0 ||
+	    rlen > PRINCIPAL_MAX || strlen(eq + 1) > NB_NAME_MAX)
+		return (-1);
+	for (s = text; s < eq; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f || *s == '@')
+			return (-1);
+	snprintf(dom, sizeof(dom), "%s", eq + 1);
+	if (!conf_nbname_ok(dom))
+		return (-1);
+	if (out == NULL)
+		return (0);
+	if ((out->realm = strndup(text, rlen)) == NULL ||
+	    (out->domain = strdup(dom)) == NULL) {
+		free(out->realm);
+		out->realm = NULL;
+		return (-1);
+	}
+	for (d = out->domain; *d != '\0'; d++)
+		*d = (char)toupper((unsigned char)*d);
+	return (0);
+}
+
 static int
 conf_cb_backend(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
@@ -728,12 +863,59 @@ conf_cb_auth(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
 	static const struct conf_word words[] = {
 		{ "none", AUTH_NONE }, { "ntlm", AUTH_NTLM },
-		{ "negotiate", CONF_WORD_NOT_YET }, { "saml", CONF_WORD_NOT_YET },
+		{ "negotiate", AUTH_NEGOTIATE }, { "saml", CONF_WORD_NOT_YET },
 		{ NULL, 0 }
 	};
 
 	return (conf_word(cfg, opt, value, result, words, 0,
 	    "none, ntlm, negotiate or saml"));
+}
+
+/* group_mode: how the groups of a user are found. */
+static int
+conf_cb_groupmode(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+    void *result)
+{
+	static const struct conf_word words[] = {
+		{ "none", GROUP_MODE_NONE }, { "ad", GROUP_MODE_AD },
+		{ "memberof", GROUP_MODE_MEMBEROF },
+		{ "member", GROUP_MODE_MEMBER },
+		{ NULL, 0 }
+	};
+
+	return (conf_word(cfg, opt, value, result, words, GROUP_MODE_NONE,
+	    "none, ad, memberof or member"));
+}
+
+/* directory_failure: deny or allow a request whose groups are unknown. */
+static int
+conf_cb_dirfail(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const struct conf_word words[] = {
+		{ "deny", DIR_FAILURE_DENY }, { "allow", DIR_FAILURE_ALLOW },
+		{ NULL, 0 }
+	};
+
+	return (conf_word(cfg, opt, value, result, words, DIR_FAILURE_DENY,
+	    "deny or allow"));
+}
+
+/*
+ * A path bind(2) can take for a UNIX socket: absolute (the daemon's cwd
+ * is nobody's business), shorter than sun_path, no control characters.
+ */
+static int
+conf_socket_path_ok(const char *s)
+{
+	const char	*c;
+
+	if (s[0] != '/' || strlen(s) >= sizeof(((struct sockaddr_un *)0)->
+	    sun_path) || s[strlen(s) - 1] == '/')
+		return (0);
+	for (c = s; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return (0);
+	return (1);
 }
 
 /* Remember where the section that just closed ended (conf_end_*). */
@@ -892,6 +1074,27 @@ conf_end_ldap(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 /*
+ * Called by libconfuse at the closing brace of the negotiate section:
+ * at most one, and a keytab.
+ */
+static int
+conf_end_negotiate(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct conf_parse	*p = conf_cur;
+	cfg_t			*sec;
+	int			 rc;
+
+	if ((rc = conf_end_once(p, cfg, opt, &p->neg_end, "negotiate",
+	    &sec)) <= 0)
+		return (rc);
+	if (cfg_getstr(sec, "keytab") == NULL)
+		conf_err(p, "%s:%d: negotiate: keytab is required (the "
+		    "service keys of HTTP/%s)", conf_filename(cfg), cfg->line,
+		    "<proxy name>");
+	return (0);
+}
+
+/*
  * A NetBIOS domain or computer name as we accept it: 1 to 15 letters,
  * digits, '-', '_' and '.' (the names go into the CHALLENGE message's
  * target info, MS-NLMP 2.2.2.1, and Windows refuses most punctuation in
@@ -997,7 +1200,8 @@ conf_ldap_uri_ok(const char *uri)
  * What is wrong with an LDAP search filter template, or NULL: it must be
  * one parenthesised filter (RFC 4515 section 3) with balanced
  * parentheses, and its only '%' escapes are %u (the user name), %d (the
- * domain) and %% (a '%').  Without %u every user would be the same
+ * domain or realm), %p (user@REALM, a UPN), %m (a mail address) and %%
+ * (a '%').  Without one of %u, %p or %m every user would be the same
  * entry.
  */
 static const char *
@@ -1019,16 +1223,17 @@ conf_ldap_filter_err(const char *f)
 			return ("more than one filter (wrap them in (&...))");
 		else if (*s == '%') {
 			s++;
-			if (*s == 'u')
+			if (*s == 'u' || *s == 'p' || *s == 'm')
 				have_u = 1;
 			else if (*s != 'd' && *s != '%')
-				return ("only %u, %d and %% may follow '%'");
+				return ("only %u, %d, %p, %m and %% may follow "
+				    "'%'");
 		}
 	}
 	if (depth != 0)
 		return ("unbalanced parentheses");
 	if (!have_u)
-		return ("must contain %u (the user name)");
+		return ("must contain %u, %p or %m (the user)");
 	return (NULL);
 }
 
@@ -1378,6 +1583,21 @@ conf_opt_init(cfg_opt_t *o, const struct conf_var *v)
 		o->flags = CFGF_LIST;
 		o->parsecb = conf_cb_auth;
 		break;
+	case CV_BOOL:
+		o->type = CFGT_INT;
+		o->def.number = v->def;
+		o->parsecb = conf_cb_bool;
+		break;
+	case CV_GROUPMODE:
+		o->type = CFGT_INT;
+		o->def.number = v->def;
+		o->parsecb = conf_cb_groupmode;
+		break;
+	case CV_DIRFAIL:
+		o->type = CFGT_INT;
+		o->def.number = v->def;
+		o->parsecb = conf_cb_dirfail;
+		break;
 	case CV_HOSTNAME:
 	case CV_PATH:
 	case CV_NBNAME:
@@ -1385,6 +1605,8 @@ conf_opt_init(cfg_opt_t *o, const struct conf_var *v)
 	case CV_DN:
 	case CV_FILTER:
 	case CV_ATTR:
+	case CV_PRINCIPAL:
+	case CV_SOCKET:
 		o->type = CFGT_STR;
 		o->def.string = v->sdef;
 		o->parsecb = conf_cb_str;
@@ -1393,6 +1615,7 @@ conf_opt_init(cfg_opt_t *o, const struct conf_var *v)
 	case CV_DOMAINS:
 	case CV_CIDRS:
 	case CV_URIS:
+	case CV_REALMS:
 		o->type = CFGT_STR;
 		o->flags = CFGF_LIST;
 		o->def.parsed = (char *)v->sdef;
@@ -1464,6 +1687,7 @@ conf_cfg_init(void)
 	cfg_set_validate_func(cfg, "ntlm", conf_end_ntlm);
 	cfg_set_validate_func(cfg, "network", conf_end_network);
 	cfg_set_validate_func(cfg, "ldap", conf_end_ldap);
+	cfg_set_validate_func(cfg, "negotiate", conf_end_negotiate);
 	return (cfg);
 }
 
@@ -1515,6 +1739,9 @@ conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 	case CV_MSEC:
 	case CV_LOGFMT:
 	case CV_BACKEND:
+	case CV_BOOL:
+	case CV_GROUPMODE:
+	case CV_DIRFAIL:
 		num = cfg_opt_getnint(o, 0);
 		if (v->type == CV_LOGFMT)
 			c->log_format = (enum log_format)num;
@@ -1551,6 +1778,8 @@ conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 	case CV_DN:
 	case CV_FILTER:
 	case CV_ATTR:
+	case CV_PRINCIPAL:
+	case CV_SOCKET:
 		/* Unset (NULL) stays NULL: conf_check fills defaults. */
 		if ((s = cfg_opt_getnstr(o, 0)) == NULL)
 			break;
@@ -1598,6 +1827,17 @@ conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 			c->ldap.nuris = i + 1;
 		}
 		break;
+	case CV_REALMS:
+		if (n > 0 && (c->negotiate.realms = calloc(n,
+		    sizeof(struct conf_realm))) == NULL)
+			return (-1);
+		for (i = 0; i < n; i++) {
+			if (conf_realm_parse(cfg_opt_getnstr(o, i),
+			    &c->negotiate.realms[i]) == -1)
+				return (-1);	/* checked while parsing */
+			c->negotiate.nrealms = i + 1;
+		}
+		break;
 	}
 	return (0);
 }
@@ -1613,6 +1853,7 @@ conf_copy(struct conf_parse *p, struct config *c, cfg_t *cfg)
 
 	c->ntlm.enabled = cfg_size(cfg, "ntlm") > 0;
 	c->ldap.enabled = cfg_size(cfg, "ldap") > 0;
+	c->negotiate.enabled = cfg_size(cfg, "negotiate") > 0;
 	for (i = 0; i < CONF_NVARS; i++) {
 		v = &conf_vars[i];
 		if (v->section != NULL && strcmp(v->section, "network") == 0)
@@ -1622,6 +1863,9 @@ conf_copy(struct conf_parse *p, struct config *c, cfg_t *cfg)
 			continue;	/* no section, no values */
 		if (v->section != NULL && strcmp(v->section, "ldap") == 0 &&
 		    !c->ldap.enabled)
+			continue;
+		if (v->section != NULL && strcmp(v->section, "negotiate") ==
+		    0 && !c->negotiate.enabled)
 			continue;
 		sec = v->section != NULL ? cfg_getsec(cfg, v->section) : cfg;
 		if (sec == NULL || (o = cfg_getopt(sec, v->name)) == NULL ||
@@ -1725,13 +1969,21 @@ conf_check(struct conf_parse *p, struct config *c)
 	    !c->ldap.enabled)
 		conf_errat(p, conf_var_find("ntlm", "backend"),
 		    "ntlm backend ldap needs an ldap section");
+	if (c->negotiate.enabled)
+		conf_check_negotiate(p, c);
 	/* Closing braces were noted in file order, as the sections are. */
-	for (i = 0; i < c->nnetworks; i++)
-		if ((c->networks[i].auth & AUTH_NTLM) && !c->ntlm.enabled &&
-		    i < p->nnet_end)
+	for (i = 0; i < c->nnetworks && i < p->nnet_end; i++) {
+		if ((c->networks[i].auth & AUTH_NTLM) && !c->ntlm.enabled)
 			conf_err(p, "%s:%d: network '%s' uses ntlm but there is "
 			    "no ntlm section", p->net_end[i].at.file,
 			    p->net_end[i].at.line, c->networks[i].name);
+		if ((c->networks[i].auth & AUTH_NEGOTIATE) &&
+		    !c->negotiate.enabled)
+			conf_err(p, "%s:%d: network '%s' uses negotiate but "
+			    "there is no negotiate section",
+			    p->net_end[i].at.file, p->net_end[i].at.line,
+			    c->networks[i].name);
+	}
 	return (p->nerrors == errs ? 0 : -1);
 }
 
@@ -1789,6 +2041,39 @@ conf_check_ntlm(struct conf_parse *p, struct config *c)
 }
 
 /*
+ * The negotiate section after the parse: the thread count for this
+ * machine, the keytab path relative to the file naming it, then the
+ * keytab itself (conf_keytab.c), whose errors are reported at its line.
+ */
+static void
+conf_check_negotiate(struct conf_parse *p, struct config *c)
+{
+	const struct conf_var	*v = conf_var_find("negotiate", "keytab");
+	const struct conf_where	*w = &p->where[v - conf_vars];
+	struct conf_negotiate	*n = &c->negotiate;
+	char			 why[CONF_MSG_MAX];
+	char			*s;
+	long			 ncpu;
+
+	if (n->threads == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		n->threads = ncpu < 1 ? 2 : ncpu > 32 ? 64 : 2 * (int)ncpu;
+	}
+	if (n->keytab == NULL)
+		return;		/* reported by conf_end_negotiate */
+	if (n->keytab[0] != '/' && w->file != NULL) {
+		if ((s = conf_include_path(w->file, n->keytab)) == NULL) {
+			conf_err(p, "%s: negotiate: out of memory", p->file);
+			return;
+		}
+		free(n->keytab);
+		n->keytab = s;
+	}
+	if (conf_keytab_load(n, why, sizeof(why)) == -1)
+		conf_errat(p, v, "negotiate keytab %s: %s", n->keytab, why);
+}
+
+/*
  * The ldap section after the parse: the URI list as libldap takes it
  * (space separated, tried in order), file names relative to the file
  * that names them, and the bind password.  The section's own shape was
@@ -1841,12 +2126,43 @@ conf_check_ldap(struct conf_parse *p, struct config *c)
 			conf_errat(p, conf_var_find("ldap", "tls_ca_file"),
 			    "ldap tls_ca_file %s: %s", l->tls_ca_file, why);
 	}
+	conf_check_groups(p, c);
 	if (l->bind_password_file != NULL)
 		conf_ldap_password_load(p, c);
 	return;
 
  nomem:
 	conf_err(p, "%s: ldap: out of memory", p->file);
+}
+
+/*
+ * The group options of the ldap section: the group search base defaults
+ * to base_dn, a stale answer is older than a fresh one by definition,
+ * and StartTLS on an ldaps:// connection would be TLS inside TLS.
+ */
+static void
+conf_check_groups(struct conf_parse *p, struct config *c)
+{
+	struct conf_ldap	*l = &c->ldap;
+	size_t			 i;
+
+	if (l->group_base_dn == NULL && l->base_dn != NULL &&
+	    (l->group_base_dn = strdup(l->base_dn)) == NULL) {
+		conf_err(p, "%s: ldap: out of memory", p->file);
+		return;
+	}
+	if (l->stale_ttl > 0 && l->stale_ttl < l->cache_ttl)
+		conf_errat(p, conf_var_find("ldap", "stale_ttl"),
+		    "ldap stale_ttl (%d) must be 0 (never serve stale "
+		    "groups) or at least cache_ttl (%d)", l->stale_ttl,
+		    l->cache_ttl);
+	for (i = 0; l->starttls && i < l->nuris; i++)
+		if (strncmp(l->uris[i], "ldaps://", 8) == 0) {
+			conf_errat(p, conf_var_find("ldap", "starttls"),
+			    "ldap starttls cannot be used with %s (ldaps:// "
+			    "is TLS already)", l->uris[i]);
+			break;
+		}
 }
 
 /*
@@ -2308,6 +2624,7 @@ conf_parse_free(struct conf_parse *p)
 		free(p->where[i].file);
 	free(p->ntlm_end.at.file);
 	free(p->ldap_end.at.file);
+	free(p->neg_end.at.file);
 	for (i = 0; i < p->nnet_end; i++)
 		free(p->net_end[i].at.file);
 	free(p->net_end);
@@ -2390,8 +2707,18 @@ conf_free(struct config *c)
 	free(c->ldap.user_filter);
 	free(c->ldap.hash_attribute);
 	free(c->ldap.tls_ca_file);
+	free(c->ldap.group_base_dn);
+	conf_keytab_free(&c->negotiate);
+	free(c->negotiate.keytab);
+	free(c->negotiate.principal);
+	for (i = 0; i < c->negotiate.nrealms; i++) {
+		free(c->negotiate.realms[i].realm);
+		free(c->negotiate.realms[i].domain);
+	}
+	free(c->negotiate.realms);
 	free(c->connect_ports);
 	free(c->access_log);
+	free(c->admin_socket);
 	free(c->hostname);
 	free(c->file);
 	free(c);

@@ -37,7 +37,7 @@ enum log_format {
 enum auth_method {
 	AUTH_NONE	= 0x1,	/* no sign-in; only ever alone */
 	AUTH_NTLM	= 0x2,
-	AUTH_NEGOTIATE	= 0x4,	/* refused by the config for now */
+	AUTH_NEGOTIATE	= 0x4,	/* Kerberos (and NTLM inside it, with ntlm) */
 	AUTH_SAML	= 0x8,	/* refused by the config for now */
 };
 
@@ -83,9 +83,24 @@ struct conf_ntlm {
 	int		 helper_timeout;	/* ms for one answer (and in queue) */
 };
 
+/* How the groups of a user are found (`group_mode`, auth/groups_dir.c). */
+enum ldap_group_mode {
+	GROUP_MODE_NONE,	/* no group lookups */
+	GROUP_MODE_AD,		/* in-chain rule + primary group (AD) */
+	GROUP_MODE_MEMBEROF,	/* memberOf, walked up (OpenLDAP overlay) */
+	GROUP_MODE_MEMBER,	/* groups searched by member/memberUid */
+};
+
+/* What a request gets when its groups cannot be known at all. */
+enum ldap_dir_failure {
+	DIR_FAILURE_DENY,	/* a 503 page: the directory is down */
+	DIR_FAILURE_ALLOW,	/* go on, with unknown (no) groups */
+};
+
 /*
  * The `ldap { }` section: the directory the ldap NTLM backend reads the
- * users' NT hashes from (sambaNTPassword), as a service account.
+ * users' NT hashes from (sambaNTPassword), as a service account, and
+ * where the groups of signed-in users come from (group_mode).
  */
 struct conf_ldap {
 	int		 enabled;
@@ -97,10 +112,50 @@ struct conf_ldap {
 	char		*bind_password;	/* secret: wiped on free */
 	size_t		 bind_password_len;
 	char		*base_dn;
-	char		*user_filter;	/* %u user, %d domain (RFC 4515 escaped) */
+	char		*user_filter;	/* %u user, %d domain, %p user@REALM,
+					   %m mail (RFC 4515 escaped) */
 	char		*hash_attribute;
 	int		 timeout;	/* ms: connect, bind and each search */
 	char		*tls_ca_file;	/* or NULL: the system's CAs */
+	int		 starttls;	/* StartTLS (RFC 4511 4.14) on ldap:// */
+	/* Groups of signed-in users, cached (auth/groups*.c). */
+	int		 group_mode;	/* enum ldap_group_mode */
+	char		*group_base_dn;	/* resolved: base_dn when not set */
+	int		 max_depth;	/* nesting levels walked */
+	int		 cache_ttl;	/* seconds an answer is fresh */
+	int		 negative_ttl;	/* seconds "no such user" is kept */
+	int		 stale_ttl;	/* seconds an answer may serve while
+					   the directory is down; 0: never */
+	int		 refresh_ahead;	/* seconds before expiry to refresh */
+	int		 cache_size;	/* users in the cache */
+	int		 directory_failure; /* enum ldap_dir_failure */
+};
+
+/* realm_map: a Kerberos realm and the NetBIOS domain its users are in. */
+struct conf_realm {
+	char		*realm;		/* as written (realms are case-exact) */
+	char		*domain;	/* upper-cased */
+};
+
+/*
+ * The `negotiate { }` section: Kerberos through GSSAPI with a keytab.
+ * The acceptor credential is acquired once per config (conf_keytab.c)
+ * and shared by every accept thread; MIT krb5 credentials are safe to
+ * use from several threads at once.
+ */
+struct conf_negotiate {
+	int		 enabled;
+	char		*keytab;	/* resolved path */
+	char		*principal;	/* or NULL: any key in the keytab */
+	int		 strip_realm;
+	struct conf_realm *realms;	/* realm_map, in file order */
+	size_t		 nrealms;
+	int		 threads;	/* accept threads, resolved: 2..64 */
+	int		 queue;		/* tokens waiting for a thread */
+	void		*cred;		/* gss_cred_id_t, or NULL */
+	char		 kt_name[64];	/* "MEMORY:..." the cred reads */
+	void		*kt_ctx;	/* krb5_context holding kt_mem */
+	void		*kt_mem;	/* krb5_keytab: open while we live */
 };
 
 struct config {
@@ -112,6 +167,7 @@ struct config {
 	int		 workers;	/* resolved: never 0 here */
 	char		*hostname;	/* Via, error pages, PAC, SPN host */
 	char		*access_log;	/* path, or "-" for stdout */
+	char		*admin_socket;	/* UNIX socket path, or NULL */
 	enum log_format	 log_format;
 	int		*connect_ports;
 	size_t		 nconnect_ports;
@@ -152,6 +208,7 @@ struct config {
 	size_t		 nnetworks;
 	struct conf_ntlm ntlm;
 	struct conf_ldap ldap;
+	struct conf_negotiate negotiate;
 };
 
 /* conf.c */
@@ -178,7 +235,18 @@ const struct conf_network *conf_network_for(const struct config *,
 const struct ntlm_user *conf_ntlm_user(const struct config *,
 		    const char *domain, const char *user);
 
-/* nthash.c */
+/* conf_keytab.c */
+/*
+ * Check the keytab of c->negotiate (a secret: not for others to read)
+ * and acquire the acceptor credential from it into c->negotiate.cred.
+ * 0, or -1 with a message (no file:line) in why.
+ */
+int		 conf_keytab_load(struct conf_negotiate *, char *why,
+		    size_t whylen);
+void		 conf_keytab_free(struct conf_negotiate *);
+/* GSSAPI's text for a major and minor status, "major: minor", in buf. */
+void		 conf_gss_status(unsigned major, unsigned minor, char *buf,
+		    size_t len);
 
 /* conf_cidr.c */
 /* Parse "10.0.0.0/8", "::1" (host route) and the like; 0 on success. */

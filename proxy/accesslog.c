@@ -19,6 +19,7 @@
 #include "proxy.h"
 
 #define ACCESSLOG_FLUSH_AT	(64 * 1024)
+#define ACCESSLOG_GROUPS_MAX	4096	/* bytes of the json groups list */
 
 static int accesslog_fd = -1;
 
@@ -178,6 +179,40 @@ log_field(char *dst, size_t n, const char *s, size_t len, int json)
 	dst[o] = '\0';
 }
 
+/*
+ * The json "groups" and "groups_source" members: the cn of each group,
+ * escaped, as many as fit in n bytes (then "groups_truncated":true), or
+ * nulls when no lookup was made.
+ */
+static void
+json_groups(char *out, size_t n, const struct access_entry *e)
+{
+	char	 one[300];
+	size_t	 i, len, k, count = auth_groups_count(e->groups);
+	int	 cut = 0;
+
+	if (e->groups_source == NULL) {
+		snprintf(out, n, ",\"groups\":null,\"groups_source\":null");
+		return;
+	}
+	len = (size_t)snprintf(out, n, ",\"groups\":[");
+	for (i = 0; i < count; i++) {
+		const char *cn = auth_groups_cn(e->groups, i);
+
+		log_field(one, sizeof(one), cn, strlen(cn), 1);
+		k = strlen(one);
+		/* Room for this, a comma, and what closes the line. */
+		if (len + k + 4 + 64 >= n) {
+			cut = 1;
+			break;
+		}
+		len += (size_t)snprintf(out + len, n - len, "%s\"%s\"",
+		    i > 0 ? "," : "", one);
+	}
+	snprintf(out + len, n - len, "],\"groups_source\":\"%s\"%s",
+	    e->groups_source, cut ? ",\"groups_truncated\":true" : "");
+}
+
 /* A JSON string value, or null. */
 static int
 json_str(char *out, size_t n, const char *s)
@@ -217,7 +252,7 @@ accesslog_write(struct worker *w, const struct config *conf,
 	/* Squid's %mt: the media type alone, so the field has no spaces. */
 	log_sanitize(mime, sizeof(mime), e->content_type ? e->content_type :
 	    "-", strcspn(e->content_type ? e->content_type : "-", "; \t"));
-	room = sizeof(url) + sizeof(user) + 1024;
+	room = sizeof(url) + sizeof(user) + 1024 + ACCESSLOG_GROUPS_MAX;
 	if (logbuf_reserve(w, room) == -1)
 		return;
 	p = w->logbuf + w->loglen;
@@ -245,22 +280,23 @@ accesslog_write(struct worker *w, const struct config *conf,
 		*q++ = '\n';
 		n = (int)(q - p);
 	} else {
-		char ua[300], ct[300], rs[300];
+		char ua[300], ct[300], rs[300], gr[ACCESSLOG_GROUPS_MAX];
 
 		json_str(ua, sizeof(ua), e->user);
 		json_str(ct, sizeof(ct), e->content_type);
 		json_str(rs, sizeof(rs), e->reason);
+		json_groups(gr, sizeof(gr), e);
 		n = snprintf(p, room, "{\"time\":%lld.%03d,\"duration_ms\":%ld,"
 		    "\"client\":\"%s\",\"method\":\"%s\",\"url\":\"%s\","
 		    "\"status\":%d,\"result\":\"%s\",\"bytes_out\":%" PRIu64
 		    ",\"bytes_in\":%" PRIu64 ",\"upstream\":%s%s%s,"
 		    "\"content_type\":%s,\"user\":%s,\"auth\":%s%s%s,"
-		    "\"reason\":%s",
+		    "\"reason\":%s%s",
 		    (long long)now.tv_sec, (int)(now.tv_usec / 1000), ms,
 		    client, method, url, e->status, e->result, e->bytes_out,
 		    e->bytes_in, e->peer ? "\"" : "", e->peer ? e->peer : "null",
 		    e->peer ? "\"" : "", ct, ua, e->auth ? "\"" : "",
-		    e->auth ? e->auth : "null", e->auth ? "\"" : "", rs);
+		    e->auth ? e->auth : "null", e->auth ? "\"" : "", rs, gr);
 		if (n > 0 && (size_t)n < room && e->tunnel)
 			n += snprintf(p + n, room - n, ",\"tunnel_up\":%" PRIu64
 			    ",\"tunnel_down\":%" PRIu64, e->tunnel_up,

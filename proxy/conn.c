@@ -330,6 +330,9 @@ conn_request_log_free(struct conn *c, int aborted)
 	e.reason = r->reason;
 	e.user = c->user;
 	e.auth = c->user != NULL ? c->auth_mech : NULL;
+	e.groups = r->groups;
+	e.groups_source = r->groups_done ?
+	    auth_groups_source_name(r->groups_source) : NULL;
 	e.tunnel = r->is_connect;
 	e.tunnel_up = r->tunnel_up;
 	e.tunnel_down = r->tunnel_down;
@@ -347,6 +350,8 @@ conn_request_log_free(struct conn *c, int aborted)
 	free(r->url);
 	free(r->host);
 	free(r->content_type);
+	free(r->auth_reply);
+	auth_groups_unref(r->groups);
 	conf_unref(r->conf);
 	free(r);
 }
@@ -385,6 +390,7 @@ conn_close(struct conn *c, const char *reason)
 		c->auth_pending = NULL;
 		conn_unref(c);
 	}
+	gate_conn_closed(c);
 	auth_state_free(c->auth);
 	c->auth = NULL;
 	free(c->user);

@@ -390,6 +390,9 @@ forward_response_head(struct conn *c, const struct h1_msg *msg)
 	} else if (r->client_minor == 0)
 		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
 	add_via(out, msg->version_minor, r->conf->hostname);
+	/* A final Negotiate token (mutual auth, RFC 4559 5). */
+	if (r->auth_reply != NULL)
+		evbuffer_add(out, r->auth_reply, strlen(r->auth_reply));
 	evbuffer_add(out, "\r\n", 2);
 	conn_write_client(c, out);
 	evbuffer_free(out);

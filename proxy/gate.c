@@ -4,6 +4,10 @@
  * sign-in, and the 407 handshake when it does.  An identity belongs to the
  * connection it was proven on (NTLM authenticates connections, MS-NLMP
  * 3.2.5): it is kept in struct conn and never reaches another connection.
+ * Then, when the config looks groups up, the signed-in user's groups for
+ * each request (the shared cache, or the directory thread: a pending
+ * lookup holds a reference to the connection and is cancelled when it
+ * closes; see gate_conn_closed).
  */
 #include "config.h"
 
@@ -13,14 +17,37 @@
 
 #include "proxy.h"
 
-/* The Proxy-Authenticate lines a network offers (RFC 9110 11.7.1). */
+static int	gate_signin(struct conn *, const struct h1_msg *, size_t,
+		    size_t);
+static int	gate_groups(struct conn *, size_t, size_t);
+static void	gate_go_on(struct conn *);
+
+/*
+ * The Proxy-Authenticate lines a network offers (RFC 9110 11.7.1), one
+ * per scheme.  Negotiate first: browsers take the first they can, and
+ * Kerberos is the one that needs no password at all.
+ */
 static const char *
 gate_offers(unsigned methods)
 {
-	/* Negotiate first when it exists: browsers take the first they can. */
+	if ((methods & AUTH_NEGOTIATE) && (methods & AUTH_NTLM))
+		return "Proxy-Authenticate: Negotiate\r\n"
+		    "Proxy-Authenticate: NTLM\r\n";
+	if (methods & AUTH_NEGOTIATE)
+		return "Proxy-Authenticate: Negotiate\r\n";
 	if (methods & AUTH_NTLM)
 		return "Proxy-Authenticate: NTLM\r\n";
 	return "";
+}
+
+/* The methods the connection's network offers (the config may differ). */
+static unsigned
+gate_methods(struct conn *c)
+{
+	const struct conf_network *net;
+
+	net = conf_network_for(c->req->conf, &c->ss.sa);
+	return net != NULL ? net->auth : 0;
 }
 
 /*
@@ -61,6 +88,15 @@ gate_outcome(struct conn *c, enum auth_outcome out,
 		}
 		c->auth_mech = ans->mech;
 		c->req->result = "TCP_MISS";
+		/* A final token (mutual auth) rides on the response. */
+		free(c->req->auth_reply);
+		c->req->auth_reply = NULL;
+		if (ans->header[0] != '\0' && asprintf(&c->req->auth_reply,
+		    "Proxy-Authenticate: %s\r\n", ans->header) == -1) {
+			c->req->auth_reply = NULL;
+			conn_close(c, "out of memory");
+			return 0;
+		}
 		conn_log(c, LOG_LVL_INFO, "signed in as %s (%s)", c->user,
 		    ans->mech);
 		return 1;
@@ -70,8 +106,18 @@ gate_outcome(struct conn *c, enum auth_outcome out,
 		conn_abort_http_hdrs(c, 407, "sign-in in progress", extra);
 		return 0;
 	default:
-		/* The reason is ours (static); names stay out of it. */
-		conn_log(c, LOG_LVL_INFO, "sign-in refused: %s", ans->reason);
+		/*
+		 * The reason is ours (static), the detail GSSAPI's words:
+		 * names and tokens stay out of both.  A refused token signs
+		 * the connection out: whoever sent it is not proven now.
+		 */
+		conn_log(c, LOG_LVL_INFO, "sign-in refused: %s%s%s",
+		    ans->detail[0] != '\0' ? ans->detail : ans->reason,
+		    ans->detail[0] != '\0' ? "; " : "",
+		    ans->detail[0] != '\0' ? ans->reason : "");
+		free(c->user);
+		c->user = NULL;
+		c->auth_mech = NULL;
 		if (ans->unavailable) {
 			/* The directory or DC did not answer: say so. */
 			conn_abort_http_hdrs(c, 503, "the sign-in service is "
@@ -79,9 +125,8 @@ gate_outcome(struct conn *c, enum auth_outcome out,
 			    "Retry-After: 5\r\n");
 			return 0;
 		}
-		snprintf(extra, sizeof(extra), "Proxy-Authenticate: %s\r\n",
-		    ans->header);
-		conn_abort_http_hdrs(c, 407, "sign-in refused", extra);
+		conn_abort_http_hdrs(c, 407, "sign-in refused",
+		    gate_offers(gate_methods(c)));
 		return 0;
 	}
 }
@@ -95,17 +140,14 @@ gate_auth_done(void *arg, enum auth_outcome out,
 
 	c->auth_pending = NULL;
 	if (!c->closing && c->req != NULL &&
-	    c->state == CONN_AUTH_PENDING && gate_outcome(c, out, ans)) {
-		if (c->req->is_connect)
-			tunnel_start(c);
-		else
-			forward_start(c);
-	}
+	    c->state == CONN_AUTH_PENDING && gate_outcome(c, out, ans))
+		gate_go_on(c);
 	conn_unref(c);
 }
 
-int
-gate_check(struct conn *c, const struct h1_msg *msg, size_t headlen,
+/* Who the client is: the network's sign-in (see gate_check). */
+static int
+gate_signin(struct conn *c, const struct h1_msg *msg, size_t headlen,
     size_t inlen)
 {
 	struct request		*r = c->req;
@@ -118,6 +160,7 @@ gate_check(struct conn *c, const struct h1_msg *msg, size_t headlen,
 	const char		*scheme, *token;
 	size_t			 slen, tlen, i;
 	char			 schemebuf[16];
+	int			 negotiate;
 
 	/* No network blocks: nobody signs in (the default config). */
 	if (conf->nnetworks == 0)
@@ -159,8 +202,10 @@ gate_check(struct conn *c, const struct h1_msg *msg, size_t headlen,
 	}
 	memcpy(schemebuf, scheme, slen);
 	schemebuf[slen] = '\0';
-	if (!(net->auth & AUTH_NTLM) || (strcasecmp(schemebuf, "NTLM") != 0 &&
-	    strcasecmp(schemebuf, "Negotiate") != 0)) {
+	/* Negotiate carries NTLM too: auth_negotiate_step() tells them apart. */
+	negotiate = strcasecmp(schemebuf, "Negotiate") == 0;
+	if (negotiate ? !(net->auth & (AUTH_NEGOTIATE | AUTH_NTLM)) :
+	    (!(net->auth & AUTH_NTLM) || strcasecmp(schemebuf, "NTLM") != 0)) {
 		conn_log(c, LOG_LVL_INFO, "sign-in refused: scheme %s is not "
 		    "offered here", strcasecmp(schemebuf, "Basic") == 0 ?
 		    "Basic" : "(other)");
@@ -169,11 +214,12 @@ gate_check(struct conn *c, const struct h1_msg *msg, size_t headlen,
 		    "accepted", gate_offers(net->auth));
 		return GATE_ANSWERED;
 	}
-	/* Answer in the scheme the client used (NTLMSSP inside Negotiate). */
-	snprintf(schemebuf, sizeof(schemebuf), "%s",
-	    strcasecmp(schemebuf, "NTLM") == 0 ? "NTLM" : "Negotiate");
-	out = auth_ntlm_step(&c->auth, c->worker->auth, conf, schemebuf, token,
-	    tlen, &ans, gate_auth_done, c, &pending);
+	if (negotiate)
+		out = auth_negotiate_step(&c->auth, c->worker->auth, conf,
+		    net->auth, token, tlen, &ans, gate_auth_done, c, &pending);
+	else
+		out = auth_ntlm_step(&c->auth, c->worker->auth, conf, token,
+		    tlen, &ans, gate_auth_done, c, &pending);
 	if (out == AUTH_PENDING) {
 		/* The backend's answer comes to gate_auth_done(). */
 		c->auth_pending = pending;
@@ -183,4 +229,126 @@ gate_check(struct conn *c, const struct h1_msg *msg, size_t headlen,
 	if (out != AUTH_SUCCESS)
 		gate_skip_body(c, headlen, inlen);
 	return gate_outcome(c, out, &ans) ? GATE_PASS : GATE_ANSWERED;
+}
+
+int
+gate_check(struct conn *c, const struct h1_msg *msg, size_t headlen,
+    size_t inlen)
+{
+	int	rv;
+
+	if ((rv = gate_signin(c, msg, headlen, inlen)) != GATE_PASS)
+		return rv;
+	return gate_groups(c, headlen, inlen);
+}
+
+/*
+ * The user's groups are known (or known to be unknown): keep them on the
+ * request for the policy and the log.  1 to go on; 0 when the request
+ * was answered, because nothing is known of them and directory_failure
+ * says deny.  Takes the reference g.
+ */
+static int
+gate_groups_apply(struct conn *c, struct auth_groups *g,
+    enum auth_groups_source src, size_t headlen, size_t inlen)
+{
+	struct request	*r = c->req;
+
+	auth_groups_unref(r->groups);
+	r->groups = g;
+	r->groups_source = src;
+	r->groups_done = 1;
+	if (src != AUTH_GROUPS_NONE)
+		return 1;
+	if (r->conf->ldap.directory_failure == DIR_FAILURE_ALLOW) {
+		conn_log(c, LOG_LVL_INFO, "groups of %s unknown (the directory "
+		    "cannot be reached and nothing is cached): going on "
+		    "without groups (directory_failure allow)", c->user);
+		return 1;
+	}
+	/*
+	 * Fail closed, and say why: a 503, not a 403, since nothing was
+	 * decided about the user (the directory is down) and a retry soon
+	 * may well pass; the sign-in path answers the same way.
+	 */
+	conn_log(c, LOG_LVL_INFO, "groups of %s unknown (the directory cannot "
+	    "be reached and nothing is cached): refused (directory_failure "
+	    "deny)", c->user);
+	r->result = "TCP_DENIED";
+	if (inlen > 0)
+		gate_skip_body(c, headlen, inlen);
+	conn_abort_http_hdrs(c, 503, "your group memberships cannot be "
+	    "checked: the directory cannot be reached; try again shortly",
+	    "Retry-After: 5\r\n");
+	return 0;
+}
+
+/* The directory answered a pending group lookup (worker's thread). */
+static void
+gate_groups_done(void *arg, struct auth_groups *g,
+    enum auth_groups_source src)
+{
+	struct conn *c = arg;
+
+	c->groups_pending = NULL;
+	if (!c->closing && c->req != NULL && c->state == CONN_AUTH_PENDING) {
+		if (gate_groups_apply(c, g, src, 0, 0)) {
+			if (c->req->is_connect)
+				tunnel_start(c);
+			else
+				forward_start(c);
+		}
+	} else
+		auth_groups_unref(g);
+	conn_unref(c);
+}
+
+/*
+ * A signed-in user's groups, when the config looks them up: on every
+ * request, so that a purge or a group change applies to keep-alive
+ * connections too (a hit costs well under a microsecond).  GATE_PASS,
+ * GATE_PENDING (gate_groups_done goes on) or GATE_ANSWERED.  headlen
+ * and inlen as for gate_check (0: the head is gone already).
+ */
+static int
+gate_groups(struct conn *c, size_t headlen, size_t inlen)
+{
+	struct request		*r = c->req;
+	struct auth_groups	*g;
+	struct auth_pending	*pending;
+	enum auth_groups_source	 src;
+
+	if (c->user == NULL || !auth_groups_enabled(r->conf))
+		return GATE_PASS;
+	if (auth_groups_lookup(c->worker->auth, r->conf, c->user, &g, &src,
+	    gate_groups_done, c, &pending) == AUTH_PENDING) {
+		c->groups_pending = pending;
+		conn_ref(c);
+		return GATE_PENDING;
+	}
+	return gate_groups_apply(c, g, src, headlen, inlen) ? GATE_PASS :
+	    GATE_ANSWERED;
+}
+
+/* A sign-in backend said yes: the groups, then the request goes on. */
+static void
+gate_go_on(struct conn *c)
+{
+	if (gate_groups(c, 0, 0) != GATE_PASS)
+		return;		/* pending (state unchanged), or answered */
+	if (c->req->is_connect)
+		tunnel_start(c);
+	else
+		forward_start(c);
+}
+
+void
+gate_conn_closed(struct conn *c)
+{
+	if (c->groups_pending == NULL)
+		return;
+	/* Its callback will not come: drop the reference it held. */
+	auth_cancel(c->groups_pending);
+	c->groups_pending = NULL;
+	conn_unref(c);
 }

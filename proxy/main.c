@@ -212,6 +212,8 @@ main(int argc, char *argv[])
 		fatalx("cannot start");
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new");
+	if (admin_start(base, conf) == -1)
+		fatalx("cannot make the admin socket %s", conf->admin_socket);
 	for (i = 0; i < 4; i++) {
 		sigs[i] = evsignal_new(base, signums[i], signal_cb, base);
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
@@ -219,6 +221,7 @@ main(int argc, char *argv[])
 	}
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	event_base_dispatch(base);
+	admin_stop();
 	server_join();
 	log_info("stopped");
 	for (i = 0; i < 4; i++)

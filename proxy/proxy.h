@@ -93,6 +93,9 @@ struct access_entry {
 	const char	*content_type;	/* or NULL */
 	const char	*user;		/* or NULL */
 	const char	*auth;		/* or NULL */
+	const struct auth_groups *groups; /* the user's, or NULL */
+	const char	*groups_source;	/* "ldap", "stale", "none", or
+					   NULL: no group lookup */
 	const char	*reason;	/* error reason or NULL */
 	int		 tunnel;
 	uint64_t	 tunnel_up;
@@ -275,6 +278,18 @@ void	server_join(void);
 /* Open listening sockets for text ("ip:port"), one per worker, SO_REUSEPORT. */
 int	server_listen_socket(const struct conf_listen *);
 
+/* admin.c */
+/*
+ * The admin socket (admin_socket): a UNIX socket, mode 0600, on the main
+ * thread's event loop; "purge USER", "stats", "quit", one per line
+ * (iaproxy(8)).  All three from the main thread.  admin_start() fails
+ * when a configured socket cannot be made; admin_reconf() keeps the old
+ * socket when the new one cannot be.
+ */
+int	admin_start(struct event_base *, const struct config *);
+void	admin_reconf(const struct config *);
+void	admin_stop(void);
+
 /* conn.c */
 enum conn_state {
 	CONN_READ_HDRS,		/* waiting for (the rest of) a request head */
@@ -311,6 +326,12 @@ struct request {
 	uint64_t		 req_body_sent;	/* body bytes given to the origin */
 	int			 reused;	/* upstream came from the pool */
 	int			 pin;		/* origin auth binds the upstream */
+	char			*auth_reply;	/* "Proxy-Authenticate: ..\r\n"
+						   for the response, or NULL */
+	/* The user's groups (gate.c), for the policy and the log. */
+	struct auth_groups	*groups;	/* a reference, or NULL */
+	enum auth_groups_source	 groups_source;
+	int			 groups_done;	/* a lookup answered */
 
 	enum h1_body		 resp_body;
 	uint64_t		 resp_remaining;
@@ -373,6 +394,7 @@ struct conn {
 	char			*user;		/* who signed in on it, or NULL */
 	const char		*auth_mech;	/* and how ("ntlm") */
 	struct auth_pending	*auth_pending;	/* a backend is deciding */
+	struct auth_pending	*groups_pending; /* the directory is asked */
 	struct pin		*pinned;	/* origin bound to us (pin.c) */
 	size_t			 discard;	/* body bytes to skip after a 407 */
 	unsigned		 nrequests;
@@ -410,10 +432,13 @@ void	conn_sink_end(struct conn *);
 
 /* gate.c */
 /*
- * Sign-in for a parsed request: GATE_PASS to go on, GATE_ANSWERED when it
- * was answered (403 for an unknown network, 407 for a handshake step or a
- * refusal), GATE_PENDING when a backend was asked: the request then goes
- * on (forward_start or tunnel_start) or is answered when it replies.
+ * Sign-in for a parsed request, then the signed-in user's groups when the
+ * config looks them up: GATE_PASS to go on, GATE_ANSWERED when it was
+ * answered (403 for an unknown network, 407 for a handshake step or a
+ * refusal, 503 when the groups cannot be known and directory_failure is
+ * deny), GATE_PENDING when a backend or the directory was asked: the
+ * request then goes on (forward_start or tunnel_start) or is answered
+ * when it replies.  The groups land in req->groups.
  * headlen is the head's size, inlen what the input holds (head included).
  */
 #define GATE_ANSWERED	0
@@ -421,6 +446,11 @@ void	conn_sink_end(struct conn *);
 #define GATE_PENDING	2
 int	gate_check(struct conn *, const struct h1_msg *, size_t headlen,
 	    size_t inlen);
+/*
+ * The connection closes: a group lookup it waits for is cancelled and
+ * the reference it held dropped (conn_close).
+ */
+void	gate_conn_closed(struct conn *);
 
 /* forward.c */
 /* Build the origin-bound head (req->head_out) from the client's. */

@@ -166,6 +166,9 @@ server_start(const char *file, struct config *conf)
 	srv.nworkers = conf->workers;
 	if (accesslog_open(conf->access_log) == -1)
 		return -1;
+	/* The directory thread first: workers may ask it at once. */
+	if (auth_groups_start(conf) == -1)
+		return -1;
 	if (open_new_listeners(conf, NULL, srv.nworkers, &fds, &texts,
 	    &n) == -1)
 		return -1;
@@ -241,6 +244,30 @@ server_reload(void)
 		conf_unref(nc);
 		return -1;
 	}
+	/*
+	 * Last, since it cannot be undone (it may empty the cache), and
+	 * before the workers get nc: they may ask for groups at once.
+	 */
+	if (auth_groups_start(nc) == -1) {
+		log_warnx("reload failed (the directory thread cannot start), "
+		    "keeping the running config");
+		for (w = 0; w < srv.nworkers; w++) {
+			size_t i;
+
+			for (i = 0; i < n; i++) {
+				close(fds[w][i]);
+				free(texts[w][i]);
+			}
+			free(fds[w]);
+			free(texts[w]);
+		}
+		free(fds);
+		free(texts);
+		if (strcmp(nc->access_log, srv.conf->access_log) != 0)
+			accesslog_open(srv.conf->access_log);
+		conf_unref(nc);
+		return -1;
+	}
 	for (w = 0; w < srv.nworkers; w++)
 		worker_reconfigure(&srv.workers[w], conf_ref(nc), fds[w],
 		    texts[w], n);
@@ -248,6 +275,7 @@ server_reload(void)
 	free(texts);
 	conf_unref(srv.conf);
 	srv.conf = nc;
+	admin_reconf(nc);
 	log_info("reloaded %s", srv.file ? srv.file : BUILTIN_NAME);
 	return 0;
 }
@@ -311,5 +339,7 @@ server_join(void)
 
 	for (w = 0; w < srv.nworkers; w++)
 		worker_join(&srv.workers[w]);
+	/* No worker asks any more: the directory thread may go. */
+	auth_groups_stop();
 	accesslog_close();
 }

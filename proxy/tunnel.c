@@ -53,8 +53,8 @@ static void
 tunnel_connected(struct conn *c, int ok, int status, const char *reason)
 {
 	struct request	*r = c->req;
-	static const char established[] =
-	    "HTTP/1.1 200 Connection established\r\n\r\n";
+	char		 established[4500];
+	size_t		 elen;
 	int		 rc;
 
 	if (!ok) {
@@ -62,18 +62,26 @@ tunnel_connected(struct conn *c, int ok, int status, const char *reason)
 		conn_abort_http(c, status, reason);
 		return;
 	}
+	/* A final Negotiate token (mutual auth) rides on the 200. */
+	rc = snprintf(established, sizeof(established), "HTTP/1.1 200 "
+	    "Connection established\r\n%s\r\n", r->auth_reply != NULL ?
+	    r->auth_reply : "");
+	if (rc < 0 || (size_t)rc >= sizeof(established))
+		rc = snprintf(established, sizeof(established), "HTTP/1.1 200 "
+		    "Connection established\r\n\r\n");
+	elen = (size_t)rc;
 	r->result = "TCP_TUNNEL";
 	r->status = 200;
 	conn_set_state(c, CONN_TUNNEL, r->key);
 	c->close_after = 1;	/* a tunnel is the connection's last use */
 	gettimeofday(&r->tunnel_active, NULL);
-	rc = tunnel_splice_start(c, established, sizeof(established) - 1);
+	rc = tunnel_splice_start(c, established, elen);
 	if (rc == 0)
 		return;
 	/* Not spliceable (bytes already buffered): relay through evbuffers. */
 	if (rc < 0) {
-		bufferevent_write(c->bev, established, sizeof(established) - 1);
-		r->bytes_out += sizeof(established) - 1;
+		bufferevent_write(c->bev, established, elen);
+		r->bytes_out += elen;
 	}
 	gettimeofday(&r->tunnel_active, NULL);
 	bufferevent_setcb(c->bev, tunnel_readcb, tunnel_writecb,

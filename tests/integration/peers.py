@@ -14,9 +14,14 @@ stopped by pid.
 	s.start()
 	... s.log() ...
 	s.stop(); s.start()	# same port, same data
+
+MitKdc: a throwaway MIT Kerberos KDC on a free loopback port with its own
+krb5.conf and kdc.conf (tests point clients and the proxy at them with
+env()); AdDc: a Samba 4 AD domain controller in a network namespace.
 """
 
 import os
+import re
 import subprocess
 import time
 
@@ -445,3 +450,334 @@ class AdDc:
 def tempfile_dir():
 	import tempfile
 	return tempfile.mkdtemp(prefix="iadc.", dir="/tmp")
+
+
+# ---------------------------------------------------------------------------
+# A throwaway MIT Kerberos KDC on loopback (shared/PEERS.md, "MIT KDC on
+# loopback").
+
+KRB5KDC = "/usr/sbin/krb5kdc"
+KDB5_UTIL = "/usr/sbin/kdb5_util"
+KADMIN_LOCAL = "/usr/sbin/kadmin.local"
+KINIT = "/usr/bin/kinit"
+KLIST = "/usr/bin/klist"
+KVNO = "/usr/bin/kvno"
+
+
+def kdc_available():
+	"""Why an MIT KDC cannot run here, or None when it can."""
+	for p in (KRB5KDC, KDB5_UTIL, KADMIN_LOCAL):
+		if not os.access(p, os.X_OK):
+			return "%s missing (install krb5-kdc krb5-admin-server)" % p
+	for p in (KINIT, KLIST, KVNO):
+		if not os.access(p, os.X_OK):
+			return "%s missing (install krb5-user)" % p
+	return None
+
+
+def _free_tcp_udp_port():
+	"""A port free for both TCP and UDP on 127.0.0.1 (the KDC takes both)."""
+	import socket
+	for _ in range(50):
+		port = harness.free_port()
+		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+		try:
+			s.bind(("127.0.0.1", port))
+			return port
+		except OSError:
+			continue
+		finally:
+			s.close()
+	raise RuntimeError("no port free for both TCP and UDP")
+
+
+class MitKdc:
+	"""An MIT KDC for realm (default EXAMPLE.TEST) on a free loopback port,
+	everything in t.tmpdir/kdc: its own krb5.conf and kdc.conf (never
+	/etc/krb5.conf), the database, the stash, the logs.  The constructor
+	creates the database and starts `krb5kdc -n` (foreground, so the pid
+	is ours; stopped by pid at the end of the test).  Setup takes well
+	under a second.
+
+	krb5.conf turns off everything that would make a test depend on this
+	machine's DNS or clock sync: no DNS lookups of KDC or realm, no
+	hostname canonicalisation, no reverse DNS (the SPN is built from the
+	name as typed), kdc_timesync off (so a client under faketime really
+	is off by that much), TCP only, and default ccache and keytab inside
+	the dir (an accident never touches /tmp/krb5cc_0 or /etc/krb5.keytab).
+
+		kdc = peers.MitKdc(t)
+		kdc.addprinc("alice", "Alice-pw1")
+		kdc.addprinc_randkey("HTTP/proxy.example.test")
+		kdc.ktadd("HTTP/proxy.example.test", keytab)
+		cc = kdc.kinit("alice", "Alice-pw1", path)
+		subprocess.run([...], env=kdc.env(KRB5CCNAME="FILE:" + cc))
+	"""
+
+	MASTER_PW = "kdc-master-pw-not-a-secret"
+
+	def __init__(self, t, realm="EXAMPLE.TEST", port=None, start=True):
+		self.t = t
+		self.realm = realm
+		self.dir = os.path.join(t.tmpdir, "kdc")
+		os.makedirs(self.dir, exist_ok=True)
+		self.port = port or _free_tcp_udp_port()
+		self.krb5_conf = os.path.join(self.dir, "krb5.conf")
+		self.kdc_conf = os.path.join(self.dir, "kdc.conf")
+		self.logfile = os.path.join(self.dir, "kdc.log")
+		self.outfile = os.path.join(self.dir, "krb5kdc.out")
+		self.proc = None
+		self.timings = {}
+		t0 = time.time()
+		self._write_confs()
+		self._create()
+		self.timings["create"] = time.time() - t0
+		if start:
+			self.start()
+
+	def _write_confs(self):
+		d = self.dir
+		domain = self.realm.lower()
+		with open(self.krb5_conf, "w") as f:
+			f.write("""[libdefaults]
+	default_realm = {realm}
+	dns_lookup_kdc = false
+	dns_lookup_realm = false
+	dns_canonicalize_hostname = false
+	rdns = false
+	kdc_timesync = 0
+	udp_preference_limit = 1
+	default_ccache_name = FILE:{d}/ccache.default
+	default_keytab_name = FILE:{d}/default.keytab
+	default_client_keytab_name = FILE:{d}/client.keytab
+
+[realms]
+	{realm} = {{
+		kdc = 127.0.0.1:{port}
+		admin_server = 127.0.0.1:{port}
+	}}
+
+[domain_realm]
+	.{domain} = {realm}
+	{domain} = {realm}
+
+[logging]
+	default = FILE:{d}/krb5lib.log
+""".format(realm=self.realm, d=d, port=self.port, domain=domain))
+		with open(self.kdc_conf, "w") as f:
+			f.write("""[kdcdefaults]
+	kdc_listen = 127.0.0.1:{port}
+	kdc_tcp_listen = 127.0.0.1:{port}
+
+[realms]
+	{realm} = {{
+		database_name = {d}/principal
+		key_stash_file = {d}/stash
+		acl_file = {d}/kadm5.acl
+		dict_file = {d}/kadm5.dict
+		max_life = 10h 0m 0s
+		max_renewable_life = 1d 0h 0m 0s
+		supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
+	}}
+
+[logging]
+	kdc = FILE:{d}/kdc.log
+	admin_server = FILE:{d}/kadmin.log
+	default = FILE:{d}/krb5lib.log
+""".format(realm=self.realm, d=d, port=self.port))
+		for name in ("kadm5.acl", "kadm5.dict"):
+			open(os.path.join(d, name), "w").close()
+
+	def env(self, **more):
+		"""os.environ plus KRB5_CONFIG and KRB5_KDC_PROFILE (and more,
+		e.g. KRB5CCNAME="FILE:..."): for kadmin, kinit, curl, negtoken
+		and the proxy."""
+		e = dict(os.environ)
+		for k in ("KRB5CCNAME", "KRB5_KTNAME", "KRB5_CLIENT_KTNAME",
+		    "KRB5_TRACE"):
+			e.pop(k, None)
+		e["KRB5_CONFIG"] = self.krb5_conf
+		e["KRB5_KDC_PROFILE"] = self.kdc_conf
+		e.update(more)
+		return e
+
+	def _run(self, argv, input=None, env=None, check=True, timeout=20):
+		p = subprocess.run(argv, input=input, stdout=subprocess.PIPE,
+		    stderr=subprocess.PIPE, env=env or self.env(),
+		    timeout=timeout, text=True)
+		if check and p.returncode != 0:
+			raise RuntimeError("%s failed (%d): %s" % (" ".join(argv),
+			    p.returncode, (p.stdout + p.stderr)[-2000:]))
+		return p
+
+	def _create(self):
+		self._run([KDB5_UTIL, "-r", self.realm, "create", "-s", "-P",
+		    self.MASTER_PW])
+
+	def kadmin(self, query):
+		"""kadmin.local -q QUERY; its output.  kadmin.local exits 0 even
+		when the query fails, so its error line ("add_principal: ...
+		while creating ...") is what raises."""
+		p = self._run([KADMIN_LOCAL, "-r", self.realm, "-q", query])
+		for l in p.stderr.splitlines():
+			if re.match(r"^[a-z_.]+: .* while ", l):
+				raise RuntimeError("kadmin.local -q %r: %s" % (query, l))
+		return p.stdout
+
+	@staticmethod
+	def _q(s):
+		if '"' in s or "\n" in s:
+			raise ValueError("no quotes or newlines in kadmin arguments")
+		return '"%s"' % s
+
+	def addprinc(self, name, password):
+		"""A principal with a password (a user)."""
+		self.kadmin("addprinc -pw %s %s" % (self._q(password), self._q(name)))
+
+	def addprinc_randkey(self, name):
+		"""A principal with a random key (a service)."""
+		self.kadmin("addprinc -randkey %s" % self._q(name))
+
+	def ktadd(self, principal, keytab_path, norandkey=True):
+		"""Add principal's keys to keytab_path (created if need be, mode
+		0600).  norandkey keeps the kvno (and the key) as it is."""
+		self.kadmin("ktadd %s-k %s %s" % ("-norandkey " if norandkey else "",
+		    self._q(keytab_path), self._q(principal)))
+		os.chmod(keytab_path, 0o600)
+		return keytab_path
+
+	def randkey(self, name):
+		"""A new random key for name: its kvno goes up by one, so a
+		keytab made before no longer holds the key tickets use."""
+		self.kadmin("cpw -randkey %s" % self._q(name))
+
+	def getprinc(self, name):
+		return self.kadmin("getprinc %s" % self._q(name))
+
+	def kvno_of(self, name):
+		"""The principal's current key version number, from the database."""
+		m = re.search(r"Key: vno (\d+)", self.getprinc(name))
+		return int(m.group(1)) if m else None
+
+	def kinit(self, user, password, ccache_path):
+		"""echo PASSWORD | kinit USER into FILE:ccache_path; the path."""
+		self._run([KINIT, user], input=password + "\n",
+		    env=self.env(KRB5CCNAME="FILE:" + ccache_path))
+		return ccache_path
+
+	def kvno(self, service, ccache_path, check=True):
+		"""`kvno SERVICE` with that ccache: fetches the service ticket
+		into it (so later tokens need no KDC).  The CompletedProcess."""
+		return self._run([KVNO, service], check=check,
+		    env=self.env(KRB5CCNAME="FILE:" + ccache_path))
+
+	def klist(self, ccache_path=None, keytab=None):
+		"""klist of a ccache, or klist -kt of a keytab: the text."""
+		if keytab is not None:
+			argv = [KLIST, "-k", "-t", keytab]
+		else:
+			argv = [KLIST, "-c", "FILE:" + ccache_path]
+		p = self._run(argv, check=False)
+		return p.stdout + p.stderr
+
+	def start(self, timeout=10):
+		out = open(self.outfile, "a")
+		self.proc = self.t.spawn([KRB5KDC, "-n", "-r", self.realm],
+		    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+		    env=self.env())
+		t0 = time.time()
+		ok = harness.wait_for(lambda: self.proc.poll() is not None or
+		    harness.port_open(self.port), timeout, interval=0.02)
+		if not ok or self.proc.poll() is not None:
+			raise RuntimeError("krb5kdc did not start (exit %r): %s %s" %
+			    (self.proc.poll(), _tail(self.outfile), _tail(self.logfile)))
+		self.timings["start"] = time.time() - t0
+		return self
+
+	def stop(self):
+		"""SIGTERM by pid; wait until the port is closed."""
+		if self.proc is None:
+			return None
+		rc = harness._stop_proc(self.proc)
+		harness.wait_for(lambda: not harness.port_open(self.port), 5)
+		self.proc = None
+		return rc
+
+	def log(self):
+		return _tail(self.logfile, None)
+
+
+def _tail(path, n=2000):
+	try:
+		with open(path, errors="replace") as f:
+			s = f.read()
+	except FileNotFoundError:
+		return ""
+	return s if n is None else s[-n:]
+
+
+# ---------------------------------------------------------------------------
+# OpenLDAP with groups: the memberof overlay, and StartTLS on request.
+
+LDAPMODIFY = "/usr/bin/ldapmodify"
+
+
+class GroupSlapd(Slapd):
+	"""A Slapd (same schemas, ACL, service DN and stats log) with the
+	memberof overlay: a group (groupOfNames) added or changed while
+	slapd runs sets memberOf on its members, users and groups alike
+	(so nesting can be walked up).  slapadd does not run overlays, so
+	groups go in with add() after start().  With tls=(cert, key) slapd
+	also offers StartTLS on its ldap:// port.
+
+		s = peers.GroupSlapd(t, tls=t.cert())
+		s.add_user("alice", nthash_hex=...)
+		s.start()
+		s.add("dn: cn=staff,ou=groups,dc=example,dc=test\\n...")
+	"""
+
+	def __init__(self, t, port=None, memberof=True, tls=None):
+		self.memberof = memberof
+		self.tls = tls
+		Slapd.__init__(self, t, port)
+
+	def _write_conf(self):
+		Slapd._write_conf(self)
+		with open(self.conf) as f:
+			text = f.read()
+		if self.tls is not None:
+			text = text.replace("pidfile ", "TLSCertificateFile %s\n"
+			    "TLSCertificateKeyFile %s\npidfile " % tuple(self.tls), 1)
+		# The indexes a directory serving these lookups would have.
+		text = text.replace("directory %s\n" % self.db, "directory %s\n"
+		    "index objectClass,uid,cn,member,uniqueMember,memberUid eq\n"
+		    % self.db, 1)
+		if self.memberof:
+			text = text.replace("moduleload back_mdb\n",
+			    "moduleload back_mdb\nmoduleload memberof\n", 1)
+			text += ("\noverlay memberof\n"
+			    "memberof-group-oc groupOfNames\n"
+			    "memberof-member-ad member\n"
+			    "memberof-memberof-ad memberOf\n"
+			    "memberof-refint TRUE\n")
+		with open(self.conf, "w") as f:
+			f.write(text)
+
+	def modify(self, ldif, add=False):
+		"""ldapmodify (with add: -a) as the rootdn, on the running
+		server; raises on failure."""
+		argv = [LDAPMODIFY, "-x", "-H", self.uri, "-D", ADMIN_DN, "-w",
+		    ADMIN_PW] + (["-a"] if add else [])
+		env = dict(os.environ, LDAPNOINIT="1")
+		p = subprocess.run(argv, input=ldif.encode(), stdout=subprocess.PIPE,
+		    stderr=subprocess.STDOUT, timeout=30, env=env)
+		if p.returncode != 0:
+			raise RuntimeError("ldapmodify failed: " +
+			    p.stdout.decode(errors="replace")[-1500:])
+
+	def add(self, ldif):
+		self.modify(ldif, add=True)
+
+	def searches(self, filt):
+		"""How many searches with exactly this filter the log shows."""
+		return self.log().count('filter="%s"' % filt)

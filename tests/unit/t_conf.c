@@ -845,8 +845,8 @@ test_network_errors(void)
 	    "none not alone: %s", errbuf);
 	CHECK(fails("e.conf", "network \"a\" {\n src = {\"::1\"}\n"
 	    " auth = {negotiate}\n}\n",
-	    "e.conf:3: auth method 'negotiate' is not available yet"),
-	    "negotiate: %s", errbuf);
+	    "e.conf:4: network 'a' uses negotiate but there is no negotiate "
+	    "section"), "negotiate: %s", errbuf);
 	CHECK(fails("e.conf", "network \"a\" { src = {\"::1\"} auth = {saml} }\n",
 	    "e.conf:1: auth method 'saml' is not available yet"), "saml: %s",
 	    errbuf);
@@ -1128,9 +1128,9 @@ test_ldap(void)
 		{ "user_filter = \"uid=%u\"", "user_filter: 'uid=%u': must "
 		    "start with '(' and end with ')'" },
 		{ "user_filter = \"(uid=alice)\"", "user_filter: "
-		    "'(uid=alice)': must contain %u (the user name)" },
+		    "'(uid=alice)': must contain %u, %p or %m (the user)" },
 		{ "user_filter = \"(uid=%s)\"", "user_filter: '(uid=%s)': "
-		    "only %u, %d and %% may follow '%'" },
+		    "only %u, %d, %p, %m and %% may follow '%'" },
 		{ "user_filter = \"(uid=%u))(b=1)\"", "user_filter: "
 		    "'(uid=%u))(b=1)': more than one filter" },
 		{ "user_filter = \"(uid=%u)(cn=%u)\"", "user_filter: "
@@ -1268,6 +1268,265 @@ test_ldap(void)
 	    "ldap section"), "needs section: %s", errbuf);
 }
 
+/*
+ * A keytab (MIT's FILE format, version 0x502) holding one AES256 key of
+ * service/host@REALM, written by hand so the test needs no KDC.
+ */
+static char *
+keytab_with(const char *service, const char *host, const char *realm,
+    mode_t mode)
+{
+	unsigned char	 buf[512], *e = buf;
+	const char	*parts[3] = { realm, service, host };
+	size_t		 i, len;
+	char		 tmpl[] = "/tmp/t_conf_kt.XXXXXX";
+	int		 fd;
+
+	*e++ = 0x05;
+	*e++ = 0x02;
+	e += 4;				/* entry size, below */
+	*e++ = 0;
+	*e++ = 2;			/* components, realm not counted */
+	for (i = 0; i < 3; i++) {
+		len = strlen(parts[i]);
+		*e++ = (unsigned char)(len >> 8);
+		*e++ = (unsigned char)len;
+		memcpy(e, parts[i], len);
+		e += len;
+	}
+	memcpy(e, "\0\0\0\3", 4);	/* KRB5_NT_SRV_HST */
+	e += 4;
+	memcpy(e, "\x5f\x00\x00\x00", 4);	/* timestamp */
+	e += 4;
+	*e++ = 2;			/* kvno */
+	*e++ = 0;
+	*e++ = 18;			/* aes256-cts-hmac-sha1-96 */
+	*e++ = 0;
+	*e++ = 32;
+	memset(e, 0x11, 32);
+	e += 32;
+	len = (size_t)(e - buf) - 6;
+	buf[2] = buf[3] = 0;
+	buf[4] = (unsigned char)(len >> 8);
+	buf[5] = (unsigned char)len;
+	if ((fd = mkstemp(tmpl)) == -1 || fchmod(fd, mode) == -1 ||
+	    write(fd, buf, (size_t)(e - buf)) != e - buf) {
+		perror("keytab");
+		exit(2);
+	}
+	close(fd);
+	return (strdup(tmpl));
+}
+
+static void
+test_negotiate(void)
+{
+	struct config	*c;
+	char		*kt, *kt644, *empty, *text;
+
+	kt = keytab_with("HTTP", "proxy.example.test", "EXAMPLE.TEST", 0600);
+	kt644 = keytab_with("HTTP", "proxy.example.test", "EXAMPLE.TEST",
+	    0644);
+	empty = hashfile_with("", 0600);
+
+	text = fmt("negotiate {\n keytab = \"%s\"\n"
+	    " strip_realm = yes\n realm_map = {\"EXAMPLE.TEST=example\"}\n"
+	    " threads = 3\n}\nnetwork \"o\" { src = {\"::1\"} "
+	    "auth = {negotiate, ntlm} }\nntlm { domain = \"E\" "
+	    "backend = winbind }\n", kt);
+	c = load("n.conf", text);
+	free(text);
+	CHECK(c != NULL, "good negotiate: %s", errbuf);
+	if (c != NULL) {
+		CHECK(c->negotiate.enabled && c->negotiate.cred != NULL,
+		    "credential acquired");
+		CHECK(c->negotiate.strip_realm == 1, "strip_realm yes");
+		CHECK(c->negotiate.threads == 3, "threads %d",
+		    c->negotiate.threads);
+		CHECK(c->negotiate.queue == 1024, "queue default %d",
+		    c->negotiate.queue);
+		CHECK(c->negotiate.nrealms == 1 && strcmp(
+		    c->negotiate.realms[0].realm, "EXAMPLE.TEST") == 0 &&
+		    strcmp(c->negotiate.realms[0].domain, "EXAMPLE") == 0,
+		    "realm_map");
+		CHECK(c->networks[0].auth == (AUTH_NEGOTIATE | AUTH_NTLM),
+		    "auth bits %x", c->networks[0].auth);
+		conf_unref(c);
+	}
+	text = fmt("negotiate { keytab = \"%s\" principal = "
+	    "\"HTTP/proxy.example.test@EXAMPLE.TEST\" }\n", kt);
+	c = load("n.conf", text);
+	free(text);
+	CHECK(c != NULL && c->negotiate.threads >= 2 &&
+	    c->negotiate.strip_realm == 0, "named principal: %s", errbuf);
+	if (c != NULL)
+		conf_unref(c);
+
+	CHECK(fails("n.conf", "negotiate {\n threads = 2\n}\n",
+	    "n.conf:3: negotiate: keytab is required"), "no keytab: %s",
+	    errbuf);
+	CHECK(fails_f("n.conf", fmt("negotiate {\n keytab = \"%s\"\n "
+	    "principal = \"HTTP/other.example.test@EXAMPLE.TEST\"\n}\n", kt),
+	    fmt("n.conf:2: negotiate keytab %s: holds no key of "
+	    "HTTP/other.example.test@EXAMPLE.TEST (it has keys of "
+	    "HTTP/proxy.example.test@EXAMPLE.TEST)", kt)),
+	    "principal not in keytab: %s", errbuf);
+	CHECK(fails_f("n.conf", fmt("negotiate {\n keytab = \"%s\"\n}\n",
+	    kt644), fmt("n.conf:2: negotiate keytab %s: others have access "
+	    "to it (mode 0644); chmod o-rwx it", kt644)),
+	    "world-readable keytab: %s", errbuf);
+	CHECK(fails("n.conf", "negotiate {\n keytab = \"/nonexistent/kt\"\n"
+	    "}\n", "n.conf:2: negotiate keytab /nonexistent/kt: cannot open: "
+	    "No such file"), "missing keytab: %s", errbuf);
+	CHECK(fails_f("n.conf", fmt("negotiate {\n keytab = \"%s\"\n}\n",
+	    empty), fmt("n.conf:2: negotiate keytab %s: ", empty)),
+	    "empty keytab: %s", errbuf);
+	CHECK(fails_f("n.conf", fmt("negotiate { keytab = \"%s\"\n"
+	    " strip_realm = maybe }\n", kt), strdup("n.conf:2: strip_realm: "
+	    "'maybe' is not true or false")), "bad bool: %s", errbuf);
+	CHECK(fails_f("n.conf", fmt("negotiate { keytab = \"%s\"\n"
+	    " realm_map = {\"EXAMPLE.TEST\"} }\n", kt), strdup("n.conf:2: "
+	    "realm_map: 'EXAMPLE.TEST' is not REALM=DOMAIN")),
+	    "bad realm_map: %s", errbuf);
+	CHECK(fails_f("n.conf", fmt("negotiate { keytab = \"%s\"\n"
+	    " realm_map = {\"R=NOT A NAME\"} }\n", kt), strdup("n.conf:2: "
+	    "realm_map: 'R=NOT A NAME' is not REALM=DOMAIN")),
+	    "bad realm_map domain: %s", errbuf);
+	CHECK(fails_f("n.conf", fmt("negotiate { keytab = \"%s\"\n"
+	    " principal = \"HTTP/a b\" }\n", kt), strdup("n.conf:2: "
+	    "principal: 'HTTP/a b' is not a Kerberos principal")),
+	    "bad principal: %s", errbuf);
+	CHECK(fails_f("n.conf", fmt("negotiate { keytab = \"%s\" }\n"
+	    "negotiate { keytab = \"%s\" }\n", kt, kt), strdup("n.conf:2: "
+	    "negotiate: section given twice")), "twice: %s", errbuf);
+	unlink(kt);
+	unlink(kt644);
+	unlink(empty);
+	free(kt);
+	free(kt644);
+	free(empty);
+}
+
+/*
+ * The group options of the ldap section and admin_socket: defaults (no
+ * group lookups), every option set, %p and %m filters, and each error at
+ * its line.
+ */
+static void
+test_groups(void)
+{
+	struct config	*c;
+	char		*pw, *text, *want;
+	size_t		 i;
+	static const struct {
+		const char	*opt;	/* one line inside ldap { } */
+		const char	*msg;	/* after "g.conf:3: " */
+	} bad[] = {
+		{ "group_mode = nested", "group_mode: 'nested' is not none, ad, "
+		    "memberof or member" },
+		{ "directory_failure = maybe", "directory_failure: 'maybe' is "
+		    "not deny or allow" },
+		{ "starttls = sometimes", "starttls: 'sometimes' is not true or "
+		    "false" },
+		{ "max_depth = 65", "max_depth: 65 is out of range (0..64)" },
+		{ "cache_ttl = -1", "cache_ttl: -1 is out of range" },
+		{ "negative_ttl = 86401", "negative_ttl: 86401 is out of range" },
+		{ "cache_size = 0", "cache_size: 0 is out of range "
+		    "(1..10000000)" },
+		{ "refresh_ahead = x", "refresh_ahead: 'x' is not a number" },
+		{ "group_base_dn = \"\"", "group_base_dn: must be a DN" },
+		{ "stale_ttl = 100", "ldap stale_ttl (100) must be 0 (never "
+		    "serve stale groups) or at least cache_ttl (300)" },
+		{ "user_filter = \"(cn=%d)\"", "user_filter: '(cn=%d)': must "
+		    "contain %u, %p or %m (the user)" },
+	};
+
+	pw = hashfile_with("S3cret-bind\n", 0600);
+	/* Defaults: no group lookups, so older configs mean what they did. */
+	text = fmt("hostname = \"gw\"\nldap { uri = {\"ldap://a\"} "
+	    "bind_dn = \"cn=p\" base_dn = \"dc=example,dc=test\" "
+	    "bind_password_file = \"%s\" }\n", pw);
+	c = load("g.conf", text);
+	free(text);
+	CHECK(c != NULL, "defaults: %s", errbuf);
+	if (c != NULL) {
+		CHECK(c->ldap.group_mode == GROUP_MODE_NONE && !c->ldap.starttls &&
+		    c->ldap.max_depth == 8 && c->ldap.cache_ttl == 300 &&
+		    c->ldap.negative_ttl == 60 && c->ldap.stale_ttl == 3600 &&
+		    c->ldap.refresh_ahead == 30 && c->ldap.cache_size == 100000 &&
+		    c->ldap.directory_failure == DIR_FAILURE_DENY,
+		    "group defaults");
+		CHECK(strcmp(c->ldap.group_base_dn, "dc=example,dc=test") == 0,
+		    "group_base_dn defaults to base_dn");
+		CHECK(c->admin_socket == NULL, "no admin socket");
+		conf_unref(c);
+	}
+
+	/* Everything set; a UPN filter; stale_ttl 0 (never stale). */
+	text = fmt("hostname = \"gw\"\nadmin_socket = \"/run/iaproxy/a.sock\"\n"
+	    "ldap { uri = {\"ldap://a\", \"ldap://b\"} bind_dn = \"cn=p\" "
+	    "base_dn = \"dc=ad,dc=test\" bind_password_file = \"%s\"\n"
+	    "user_filter = \"(|(userPrincipalName=%%p)(mail=%%m))\"\n"
+	    "group_mode = ad group_base_dn = \"ou=groups,dc=ad,dc=test\"\n"
+	    "max_depth = 0 cache_ttl = 20 negative_ttl = 5 stale_ttl = 0\n"
+	    "refresh_ahead = 0 cache_size = 7 directory_failure = allow\n"
+	    "starttls = true }\n", pw);
+	c = load("g.conf", text);
+	free(text);
+	CHECK(c != NULL, "all set: %s", errbuf);
+	if (c != NULL) {
+		CHECK(c->ldap.group_mode == GROUP_MODE_AD && c->ldap.starttls &&
+		    c->ldap.max_depth == 0 && c->ldap.cache_ttl == 20 &&
+		    c->ldap.negative_ttl == 5 && c->ldap.stale_ttl == 0 &&
+		    c->ldap.refresh_ahead == 0 && c->ldap.cache_size == 7 &&
+		    c->ldap.directory_failure == DIR_FAILURE_ALLOW, "values");
+		CHECK(strcmp(c->ldap.group_base_dn, "ou=groups,dc=ad,dc=test") ==
+		    0, "group_base_dn");
+		CHECK(c->admin_socket != NULL && strcmp(c->admin_socket,
+		    "/run/iaproxy/a.sock") == 0, "admin_socket");
+		conf_unref(c);
+	}
+	for (i = 0; i < 3; i++) {
+		static const char *modes[3] = { "memberof", "member", "none" };
+		static const int want_mode[3] = { GROUP_MODE_MEMBEROF,
+		    GROUP_MODE_MEMBER, GROUP_MODE_NONE };
+
+		text = fmt("hostname = \"gw\"\nldap { uri = {\"ldap://a\"} "
+		    "bind_dn = \"cn=p\" base_dn = \"o=x\" group_mode = %s "
+		    "bind_password_file = \"%s\" }\n", modes[i], pw);
+		c = load("g.conf", text);
+		free(text);
+		CHECK(c != NULL && c->ldap.group_mode == want_mode[i],
+		    "group_mode %s: %s", modes[i], errbuf);
+		conf_unref(c);
+	}
+
+	/* Each bad option, at its line. */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		text = fmt("hostname = \"gw\"\nldap { uri = {\"ldap://a\"}\n"
+		    "%s\nbind_dn = \"cn=p\" base_dn = \"o=x\" "
+		    "bind_password_file = \"%s\" }\n", bad[i].opt, pw);
+		want = fmt("g.conf:3: %s", bad[i].msg);
+		CHECK(fails_f("g.conf", text, want), "case %zu: %s", i, errbuf);
+	}
+	/* StartTLS inside ldaps:// would be TLS twice. */
+	text = fmt("hostname = \"gw\"\nldap { uri = {\"ldap://a\", "
+	    "\"ldaps://b\"}\nstarttls = yes\nbind_dn = \"cn=p\" "
+	    "base_dn = \"o=x\" bind_password_file = \"%s\" }\n", pw);
+	CHECK(fails_f("g.conf", text, strdup("g.conf:3: ldap starttls cannot "
+	    "be used with ldaps://b (ldaps:// is TLS already)")), "starttls: "
+	    "%s", errbuf);
+	/* admin_socket: absolute and short enough for sun_path. */
+	CHECK(fails("g.conf", "hostname = \"gw\"\nadmin_socket = \"admin.sock\"\n",
+	    "g.conf:2: admin_socket: 'admin.sock' must be an absolute path"),
+	    "relative admin_socket: %s", errbuf);
+	text = fmt("hostname = \"gw\"\nadmin_socket = \"/%0120d\"\n", 0);
+	CHECK(fails_f("g.conf", text, strdup("g.conf:2: admin_socket: '/")),
+	    "long admin_socket: %s", errbuf);
+	unlink(pw);
+	free(pw);
+}
+
 int
 main(void)
 {
@@ -1282,5 +1541,7 @@ main(void)
 	test_network_errors();
 	test_ntlm_errors();
 	test_ldap();
+	test_negotiate();
+	test_groups();
 	return unit_done("t_conf");
 }

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "ntlm.h"
+#include "spnego.h"
 #include "unit.h"
 
 #define BUFSZ	NTLM_MAX_MSG
@@ -571,8 +572,14 @@ test_recorded(void)
 		CHECK(l1 > 0 && l2 > 0 && l3 > 0, "%s: base64", r->name);
 		CHECK(ntlm_decode_negotiate(t1, l1, &n, &why) == 0,
 		    "%s: type 1: %s", r->name, why ? why : "");
-		/* Our builder reproduces the CHALLENGE the client answered. */
-		CHECK(ntlm_build_challenge(n.flags, chal, REC_FT, &target, my2,
+		/*
+		 * Our builder reproduces the CHALLENGE the client answered.
+		 * These were recorded when SIGN and SEAL were never granted
+		 * (they are now, as asked, for SPNEGO's mechListMIC): ask
+		 * as the server understood the client then.
+		 */
+		CHECK(ntlm_build_challenge(n.flags & ~(NTLM_NEG_SIGN |
+		    NTLM_NEG_SEAL), chal, REC_FT, &target, my2,
 		    sizeof(my2), &myl) == 0 && myl == l2 &&
 		    memcmp(my2, t2, l2) == 0, "%s: type 2 rebuilt", r->name);
 		CHECK(ntlm_decode_authenticate(t3, l3, &a, &why) == 0,
@@ -986,8 +993,11 @@ test_challenge(void)
 	f = ntlm_challenge_flags(0xe2088237);	/* asks for everything */
 	CHECK((f & NTLM_NEG_UNICODE) && !(f & NTLM_NEG_OEM) &&
 	    (f & NTLM_NEG_KEY_EXCH) && (f & NTLM_NEG_128) &&
-	    (f & NTLM_NEG_56) && !(f & (NTLM_NEG_SIGN | NTLM_NEG_SEAL)),
+	    (f & NTLM_NEG_56) && (f & NTLM_NEG_SIGN) && (f & NTLM_NEG_SEAL),
 	    "flags for Windows-like %08x", f);
+	f = ntlm_challenge_flags(0xe2088207);	/* no SIGN, no SEAL */
+	CHECK(!(f & (NTLM_NEG_SIGN | NTLM_NEG_SEAL)),
+	    "SIGN and SEAL only when asked %08x", f);
 	f = ntlm_challenge_flags(0);
 	CHECK((f & NTLM_NEG_OEM) && !(f & NTLM_NEG_ESS), "flags for 0");
 
@@ -1174,6 +1184,104 @@ test_nthash_conv(void)
 	CHECK(h[0] == 0x55 && h[15] == 0x55, "out untouched");
 }
 
+/*
+ * A whole NTLMSSP-in-SPNEGO exchange recorded on this machine between
+ * gss-ntlmssp 1.2 as client and as server (MIT SPNEGO around it), user
+ * EXAMPLE\\alice, password "Password1" (also in tests/unit/t_spnego.c):
+ * the mechanism list from the NegTokenInit, the CHALLENGE and the
+ * AUTHENTICATE as NegTokenResps, the client's mechListMIC on the last
+ * leg and the server's in its accept-completed.  Both MICs must come out
+ * of ntlm_sign() from the password alone.
+ */
+static const char spnego_init[] =
+    "604806062b0601050502a03e303ca00e300c060a2b06010401823702020aa22a"
+    "04284e544c4d5353500001000000178208e20000000000000000000000000000"
+    "0000060200000000000f";
+static const char spnego_t2[] =
+    "a18199308196a0030a0101a10c060a2b06010401823702020aa28180047e4e54"
+    "4c4d5353500002000000040004003800000015828ae28280f5c3eb6bdaca0000"
+    "000000000000420042003c000000060200000000000f56004d00010004005600"
+    "4d000200160057004f0052004b00530054004100540049004f004e0003000400"
+    "76006d0006000400000000000700080012f324fb947fdd0100000000";
+static const char spnego_t3[] =
+    "a182014d30820149a0030a0101a282012c048201284e544c4d53535000030000"
+    "000000000058000000a400a400580000000e000e00fc0000000a000a000a0100"
+    "000400040014010000100010001801000015828ae2060200000000000f1be465"
+    "69d76c64d8d226b9e22b2101f91227c3dbca18c9493691d9d8b8bc1b83010100"
+    "000000000012f324fb947fdd01768e50c4fa80d1e7000000000100040056004d"
+    "000200160057004f0052004b00530054004100540049004f004e000300040076"
+    "006d0006000400020000000700080012f324fb947fdd0109002e004800540054"
+    "0050002f00700072006f00780079002e006500780061006d0070006c0065002e"
+    "00740065007300740000000000000000004500580041004d0050004c00450061"
+    "006c0069006300650056004d00caf53e4471f38a42a0e0be9a8c313fe0a31204"
+    "1001000000ffc6fc1a1ef0e35300000000";
+static const char spnego_done[] =
+    "a11b3019a0030a0100a312041001000000426d3ae4fad4c0ea00000000";
+
+static void
+test_spnego_mic(void)
+{
+	static uint8_t		 init[256], t2[256], t3[512], done[64];
+	struct spnego_init	 si;
+	struct spnego_resp	 r2, r3, rd;
+	struct ntlm_authenticate a;
+	const char		*why = NULL;
+	uint8_t			 nthash[16], k[16], base[16], exported[16];
+	uint8_t			 sig[16];
+	uint32_t		 t2flags;
+	size_t			 ni, n2, n3, nd;
+	int			 ok;
+
+	ni = unhex(spnego_init, init);
+	n2 = unhex(spnego_t2, t2);
+	n3 = unhex(spnego_t3, t3);
+	nd = unhex(spnego_done, done);
+	ok = spnego_parse_init(init, ni, &si, &why) == 0 &&
+	    spnego_parse_resp(t2, n2, &r2, &why) == 0 &&
+	    spnego_parse_resp(t3, n3, &r3, &why) == 0 &&
+	    spnego_parse_resp(done, nd, &rd, &why) == 0;
+	CHECK(ok, "recorded SPNEGO legs parse: %s", why ? why : "");
+	if (!ok)
+		return;
+	ok = r3.mic != NULL && r3.mic_len == 16 && rd.mic != NULL &&
+	    rd.mic_len == 16 && r2.response_token_len >= 24;
+	CHECK(ok, "both mechListMICs and the CHALLENGE are there");
+	if (!ok)
+		return;
+	ok = ntlm_decode_authenticate(r3.response_token,
+	    r3.response_token_len, &a, &why) == 0;
+	CHECK(ok, "AUTHENTICATE decodes");
+	if (!ok)
+		return;
+	t2flags = r2.response_token[20] | r2.response_token[21] << 8 |
+	    (uint32_t)r2.response_token[22] << 16 |
+	    (uint32_t)r2.response_token[23] << 24;
+	CHECK(t2flags & NTLM_NEG_KEY_EXCH, "recorded with KEY_EXCH");
+	CHECK(ntlm_nt_hash("Password1", nthash) == 0 &&
+	    ntlm_ntowfv2(nthash, a.user, a.domain, k) == 0 &&
+	    ntlm_hmac_md5(k, 16, a.nt, 16, NULL, 0, base) == 0 &&
+	    ntlm_exported_key(&a, t2flags, base, exported) == 0,
+	    "exported session key");
+	CHECK(ntlm_sign(exported, a.flags & t2flags, 0, 0, si.mech_list,
+	    si.mech_list_len, sig) == 0 && memcmp(sig, r3.mic, 16) == 0,
+	    "client's mechListMIC recomputed");
+	CHECK(ntlm_sign(exported, a.flags & t2flags, 1, 0, si.mech_list,
+	    si.mech_list_len, sig) == 0 && memcmp(sig, rd.mic, 16) == 0,
+	    "server's mechListMIC recomputed");
+	/* Wrong direction, wrong key, other data: no match. */
+	CHECK(ntlm_sign(exported, a.flags & t2flags, 1, 0, si.mech_list,
+	    si.mech_list_len, sig) == 0 && memcmp(sig, r3.mic, 16) != 0,
+	    "directions differ");
+	exported[0] ^= 1;
+	CHECK(ntlm_sign(exported, a.flags & t2flags, 0, 0, si.mech_list,
+	    si.mech_list_len, sig) == 0 && memcmp(sig, r3.mic, 16) != 0,
+	    "another key differs");
+	exported[0] ^= 1;
+	CHECK(ntlm_sign(exported, a.flags & t2flags, 0, 0, si.mech_list,
+	    si.mech_list_len - 1, sig) == 0 && memcmp(sig, r3.mic, 16) != 0,
+	    "other data differs");
+}
+
 int
 main(void)
 {
@@ -1185,5 +1293,6 @@ main(void)
 	test_b64();
 	test_challenge();
 	test_misc();
+	test_spnego_mic();
 	return (unit_done("t_ntlm"));
 }
