@@ -163,36 +163,43 @@ neg_cancel(struct auth_pending *base)
 	p->st = NULL;
 }
 
+/* One call of auth_negotiate_step(), handed down the routing below. */
+struct neg_step {
+	struct auth_state	*st;
+	struct auth_worker	*aw;
+	const struct config	*conf;
+	unsigned		 methods;	/* the network's AUTH_* bits */
+	struct auth_answer	*a;
+	auth_cb			 cb;
+	void			*arg;
+	struct auth_pending	**pendingp;
+};
+
 /* Hand a Kerberos token (tok, now the job's) to the accept threads. */
 static enum auth_outcome
-neg_accept(struct auth_state *st, struct auth_worker *aw,
-    const struct config *conf, uint8_t *tok, size_t len,
-    struct auth_answer *a, auth_cb cb, void *arg,
-    struct auth_pending **pendingp)
+neg_accept(struct neg_step *s, uint8_t *tok, size_t len)
 {
-	struct neg_pending	*p;
-	const struct conf_negotiate *n = &conf->negotiate;
+	struct neg_pending		*p;
+	const struct conf_negotiate	*n = &s->conf->negotiate;
+	struct auth_worker		*aw = s->aw;
 
 	if (n->cred == NULL) {
 		free(tok);
-		return refuse(a, "Kerberos is not configured");
+		return refuse(s->a, "Kerberos is not configured");
 	}
-	if (aw->inbox == NULL && (aw->inbox = inbox_new(aw->base)) == NULL) {
+	if ((aw->inbox == NULL && (aw->inbox = inbox_new(aw->base)) ==
+	    NULL) || (p = calloc(1, sizeof(*p))) == NULL) {
 		free(tok);
-		return refuse(a, "out of memory");
-	}
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		free(tok);
-		return refuse(a, "out of memory");
+		return refuse(s->a, "out of memory");
 	}
 	p->base.cancel = neg_cancel;
-	p->st = st;
-	p->conf = conf_ref((struct config *)conf);
-	p->cb = cb;
-	p->arg = arg;
+	p->st = s->st;
+	p->conf = conf_ref((struct config *)s->conf);
+	p->cb = s->cb;
+	p->arg = s->arg;
 	p->job.cred = n->cred;
-	p->job.ctx = st->gss_ctx;	/* the job's while it runs */
-	st->gss_ctx = GSS_C_NO_CONTEXT;
+	p->job.ctx = s->st->gss_ctx;	/* the job's while it runs */
+	s->st->gss_ctx = GSS_C_NO_CONTEXT;
 	p->job.ctx_out = GSS_C_NO_CONTEXT;
 	p->job.in = tok;
 	p->job.in_len = len;
@@ -201,12 +208,38 @@ neg_accept(struct auth_state *st, struct auth_worker *aw,
 	if (gss_pool_submit(aw->inbox, &p->job, n->threads, n->queue) == -1) {
 		neg_pending_free(p);
 		/* Like a directory that does not answer: 503, not a prompt. */
-		a->unavailable = 1;
-		return refuse(a, "too many Kerberos sign-ins waiting");
+		s->a->unavailable = 1;
+		return refuse(s->a, "too many Kerberos sign-ins waiting");
 	}
-	st->pending = &p->base;
-	*pendingp = &p->base;
+	s->st->pending = &p->base;
+	*s->pendingp = &p->base;
 	return AUTH_PENDING;
+}
+
+/* A first Kerberos token (bare or in SPNEGO): a new handshake. */
+static enum auth_outcome
+neg_kerberos(struct neg_step *s, uint8_t *tok, size_t len)
+{
+	if (!(s->methods & AUTH_NEGOTIATE)) {
+		free(tok);
+		return refuse(s->a, "Kerberos is not offered on this network");
+	}
+	/* Any half-done handshake is over. */
+	ntlm_state_forget(s->st);
+	negotiate_state_forget(s->st);
+	return neg_accept(s, tok, len);
+}
+
+/* An NTLMSSP message out of Negotiate, if the network takes NTLM. */
+static enum auth_outcome
+neg_ntlm(struct neg_step *s, enum ntlm_frame frame, const uint8_t *msg,
+    size_t len)
+{
+	if (!(s->methods & AUTH_NTLM))
+		return refuse(s->a, "NTLM inside Negotiate is not offered on "
+		    "this network");
+	return ntlm_step(s->st, s->aw, s->conf, frame, msg, len, s->a, s->cb,
+	    s->arg, s->pendingp);
 }
 
 /*
@@ -230,10 +263,7 @@ neg_keep_mech_list(struct auth_state *st, const struct spnego_init *init)
 
 /* A SPNEGO NegTokenInit: NTLMSSP first goes to NTLM, the rest to GSSAPI. */
 static enum auth_outcome
-neg_init(struct auth_state *st, struct auth_worker *aw,
-    const struct config *conf, unsigned methods, uint8_t *tok, size_t len,
-    struct auth_answer *a, auth_cb cb, void *arg,
-    struct auth_pending **pendingp)
+neg_init(struct neg_step *s, uint8_t *tok, size_t len)
 {
 	struct spnego_init	 init;
 	const char		*why = "SPNEGO: malformed";
@@ -241,68 +271,50 @@ neg_init(struct auth_state *st, struct auth_worker *aw,
 
 	if (spnego_parse_init(tok, len, &init, &why) == -1) {
 		free(tok);
-		return refuse(a, why);
+		return refuse(s->a, why);
 	}
-	if (init.nmechs > 0 && init.mechs[0] == SPNEGO_MECH_NTLMSSP) {
-		if (!(methods & AUTH_NTLM))
-			out = refuse(a, "NTLM inside Negotiate is not offered "
-			    "on this network");
-		else if (init.mech_token == NULL)
-			out = refuse(a, "SPNEGO: NTLMSSP offered without a "
-			    "token");
-		else if (neg_keep_mech_list(st, &init) == -1)
-			out = refuse(a, "out of memory");
-		else
-			out = ntlm_step(st, aw, conf, NTLM_FRAME_SPNEGO,
-			    init.mech_token, init.mech_token_len, a, cb, arg,
-			    pendingp);
-		OPENSSL_cleanse(tok, len);
-		free(tok);
-		return out;
-	}
-	if (!(methods & AUTH_NEGOTIATE)) {
-		free(tok);
-		return refuse(a, "Kerberos is not offered on this network");
-	}
-	/* A new handshake: any half-done one is over. */
-	ntlm_state_forget(st);
-	negotiate_state_forget(st);
-	return neg_accept(st, aw, conf, tok, len, a, cb, arg, pendingp);
+	if (init.nmechs == 0 || init.mechs[0] != SPNEGO_MECH_NTLMSSP)
+		return neg_kerberos(s, tok, len);
+	if (init.mech_token == NULL)
+		out = refuse(s->a, "SPNEGO: NTLMSSP offered without a token");
+	else if (neg_keep_mech_list(s->st, &init) == -1)
+		out = refuse(s->a, "out of memory");
+	else
+		out = neg_ntlm(s, NTLM_FRAME_SPNEGO, init.mech_token,
+		    init.mech_token_len);
+	OPENSSL_cleanse(tok, len);
+	free(tok);
+	return out;
 }
 
 /* A later SPNEGO leg: it continues whichever handshake is open. */
 static enum auth_outcome
-neg_resp(struct auth_state *st, struct auth_worker *aw,
-    const struct config *conf, unsigned methods, uint8_t *tok, size_t len,
-    struct auth_answer *a, auth_cb cb, void *arg,
-    struct auth_pending **pendingp)
+neg_resp(struct neg_step *s, uint8_t *tok, size_t len)
 {
+	struct auth_state	*st = s->st;
 	struct spnego_resp	 resp;
 	const char		*why = "SPNEGO: malformed";
 	enum auth_outcome	 out;
 
 	if (st->gss_ctx != GSS_C_NO_CONTEXT)
-		return neg_accept(st, aw, conf, tok, len, a, cb, arg,
-		    pendingp);
+		return neg_accept(s, tok, len);
 	if (spnego_parse_resp(tok, len, &resp, &why) == -1)
-		out = refuse(a, why);
-	else if (!st->have_challenge || st->frame != NTLM_FRAME_SPNEGO ||
-	    !(methods & AUTH_NTLM))
-		out = refuse(a, "SPNEGO: a later leg without a handshake on "
-		    "this connection");
+		out = refuse(s->a, why);
+	else if (!st->have_challenge || st->frame != NTLM_FRAME_SPNEGO)
+		out = refuse(s->a, "SPNEGO: a later leg without a handshake "
+		    "on this connection");
 	else if (resp.response_token == NULL)
-		out = refuse(a, "SPNEGO: no NTLMSSP token in the answer");
+		out = refuse(s->a, "SPNEGO: no NTLMSSP token in the answer");
 	else if (resp.mic != NULL && resp.mic_len != sizeof(st->peer_mic))
-		out = refuse(a, "SPNEGO: mechListMIC is not an NTLM "
+		out = refuse(s->a, "SPNEGO: mechListMIC is not an NTLM "
 		    "signature");
 	else {
 		/* auth_ntlm.c checks it once it has the session key. */
 		st->have_peer_mic = resp.mic != NULL;
 		if (resp.mic != NULL)
 			memcpy(st->peer_mic, resp.mic, sizeof(st->peer_mic));
-		out = ntlm_step(st, aw, conf, NTLM_FRAME_SPNEGO,
-		    resp.response_token, resp.response_token_len, a, cb, arg,
-		    pendingp);
+		out = neg_ntlm(s, NTLM_FRAME_SPNEGO, resp.response_token,
+		    resp.response_token_len);
 	}
 	OPENSSL_cleanse(tok, len);
 	free(tok);
@@ -315,7 +327,7 @@ auth_negotiate_step(struct auth_state **stp, struct auth_worker *aw,
     size_t token_len, struct auth_answer *a, auth_cb cb, void *arg,
     struct auth_pending **pendingp)
 {
-	struct auth_state	*st;
+	struct neg_step		 s;
 	enum auth_outcome	 out;
 	uint8_t			*tok;
 	size_t			 len;
@@ -323,7 +335,14 @@ auth_negotiate_step(struct auth_state **stp, struct auth_worker *aw,
 	auth_answer_clear(a);
 	if (*stp == NULL && (*stp = auth_state_new()) == NULL)
 		return refuse(a, "out of memory");
-	st = *stp;
+	s.st = *stp;
+	s.aw = aw;
+	s.conf = conf;
+	s.methods = methods;
+	s.a = a;
+	s.cb = cb;
+	s.arg = arg;
+	s.pendingp = pendingp;
 	/* Header limits bound token_len; base64 is 4 bytes per 3. */
 	if ((tok = malloc(token_len / 4 * 3 + 3)) == NULL)
 		return refuse(a, "out of memory");
@@ -334,31 +353,16 @@ auth_negotiate_step(struct auth_state **stp, struct auth_worker *aw,
 	}
 	switch (spnego_classify(tok, len)) {
 	case SPNEGO_RAW_NTLMSSP:
-		if (!(methods & AUTH_NTLM))
-			out = refuse(a, "NTLM inside Negotiate is not offered "
-			    "on this network");
-		else
-			out = ntlm_step(st, aw, conf, NTLM_FRAME_RAW, tok, len,
-			    a, cb, arg, pendingp);
+		out = neg_ntlm(&s, NTLM_FRAME_RAW, tok, len);
 		OPENSSL_cleanse(tok, len);
 		free(tok);
 		return out;
 	case SPNEGO_RAW_KRB5:
-		if (!(methods & AUTH_NEGOTIATE)) {
-			free(tok);
-			return refuse(a, "Kerberos is not offered on this "
-			    "network");
-		}
-		ntlm_state_forget(st);
-		negotiate_state_forget(st);
-		return neg_accept(st, aw, conf, tok, len, a, cb, arg,
-		    pendingp);
+		return neg_kerberos(&s, tok, len);
 	case SPNEGO_INIT:
-		return neg_init(st, aw, conf, methods, tok, len, a, cb, arg,
-		    pendingp);
+		return neg_init(&s, tok, len);
 	case SPNEGO_RESP:
-		return neg_resp(st, aw, conf, methods, tok, len, a, cb, arg,
-		    pendingp);
+		return neg_resp(&s, tok, len);
 	default:
 		/* The right first byte and a bad rest: say which. */
 		out = refuse(a, len > 0 && (tok[0] == 0x60 || tok[0] ==

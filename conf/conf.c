@@ -38,6 +38,7 @@
  * thread: start-up, -t and SIGHUP reload).
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -141,6 +142,9 @@ static const struct conf_var conf_vars[] = {
 	    FIELD(max_headers) },
 	{ "max_conns_per_ip", CV_INT, NULL, 512, 0, 1000000, NULL,
 	    FIELD(max_conns_per_ip) },
+	/* 0: as many as the descriptor limit allows (conf_check). */
+	{ "max_connections", CV_INT, NULL, 0, 0, 10000000, NULL,
+	    FIELD(max_connections) },
 
 	{ "header_timeout", CV_MSEC, NULL, SEC(30), 1, SEC(86400), NULL,
 	    FIELD(header_timeout) },
@@ -1926,6 +1930,7 @@ static int
 conf_check(struct conf_parse *p, struct config *c)
 {
 	const struct conf_var	*vl, *vh;
+	struct rlimit		 rl;
 	char			 host[256];
 	long			 ncpu;
 	size_t			 i;
@@ -1940,6 +1945,21 @@ conf_check(struct conf_parse *p, struct config *c)
 		conf_errat(p, p->where[vl - conf_vars].line > 0 ? vl : vh,
 		    "max_line_bytes (%zu) must not exceed max_header_bytes "
 		    "(%zu)", c->max_line_bytes, c->max_header_bytes);
+
+	/*
+	 * Each client connection may hold an origin connection too; keep
+	 * some descriptors for listeners, logs, DNS and the directory.
+	 * Past the limit a client gets a 503 at once, rather than accept()
+	 * failing with EMFILE, which answers nobody.
+	 */
+	if (c->max_connections == 0) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+		    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 20000100)
+			c->max_connections = 10000000;
+		else
+			c->max_connections = rl.rlim_cur > 228 ?
+			    (int)(rl.rlim_cur - 100) / 2 : 64;
+	}
 
 	if (c->workers == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);

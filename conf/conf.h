@@ -177,6 +177,7 @@ struct config {
 	size_t		 max_line_bytes;	/* one line of it */
 	size_t		 max_headers;		/* header field count */
 	int		 max_conns_per_ip;	/* 0 = no cap */
+	int		 max_connections;	/* clients at once, resolved */
 
 	/* Timeouts, in milliseconds. */
 	int		 header_timeout;	/* first byte to end of head */

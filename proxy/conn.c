@@ -154,7 +154,11 @@ conn_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 	c->sslen = socklen;
 	c->local_port = local_port;
 	conn_set_state(c, CONN_READ_HDRS, "accepted");
-	if (conf->max_conns_per_ip > 0) {
+	if (connlimit_acquire(conf->max_connections))
+		c->connlimited = 1;
+	else
+		over = 2;
+	if (over == 0 && conf->max_conns_per_ip > 0) {
 		if (iplimit_acquire(sa, conf->max_conns_per_ip))
 			c->iplimited = 1;
 		else
@@ -164,13 +168,22 @@ conn_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 	TAILQ_INSERT_TAIL(&w->conns, c, entry);
 	w->nconns++;
 	if (over) {
-		conn_log(c, LOG_LVL_INFO, "more than %d connections from this "
-		    "address", conf->max_conns_per_ip);
+		if (over == 2)
+			conn_log(c, LOG_LVL_INFO, "max_connections (%d) reached",
+			    conf->max_connections);
+		else
+			conn_log(c, LOG_LVL_INFO, "more than %d connections from "
+			    "this address", conf->max_conns_per_ip);
 		c->close_after = 1;
 		if (conn_make_bev(c, fd) == -1)
 			return;
-		conn_abort_http(c, 503, "too many connections from your "
-		    "address");
+		if (over == 2)
+			conn_abort_http_hdrs(c, 503, "the proxy is at its "
+			    "connection limit; try again shortly",
+			    "Retry-After: 5\r\n");
+		else
+			conn_abort_http(c, 503, "too many connections from "
+			    "your address");
 		return;
 	}
 	/*
@@ -385,6 +398,8 @@ conn_close(struct conn *c, const char *reason)
 	c->fd = -1;
 	if (c->iplimited)
 		iplimit_release(&c->ss.sa);
+	if (c->connlimited)
+		connlimit_release();
 	if (c->auth_pending != NULL) {
 		/* auth_state_free() cancels it; drop the reference it held. */
 		c->auth_pending = NULL;

@@ -22,6 +22,7 @@ struct ipcount {
 
 static pthread_mutex_t	 ip_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ipcount	*ip_table[IPLIMIT_BUCKETS];
+static int		 conn_count;	/* all clients; atomic */
 
 void
 iplimit_init(void)
@@ -94,4 +95,23 @@ iplimit_release(const struct sockaddr *sa)
 		break;
 	}
 	pthread_mutex_unlock(&ip_lock);
+}
+
+/*
+ * The process's client connections against max_connections: one
+ * atomic counter, so a worker never waits for another to accept.
+ */
+int
+connlimit_acquire(int max)
+{
+	if (__atomic_add_fetch(&conn_count, 1, __ATOMIC_RELAXED) <= max)
+		return 1;
+	__atomic_sub_fetch(&conn_count, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+void
+connlimit_release(void)
+{
+	__atomic_sub_fetch(&conn_count, 1, __ATOMIC_RELAXED);
 }

@@ -76,6 +76,9 @@ void	iplimit_init(void);
 /* Count a new connection from sa; 0 if that would exceed cap (cap 0 = none). */
 int	iplimit_acquire(const struct sockaddr *sa, int cap);
 void	iplimit_release(const struct sockaddr *sa);
+/* Count a client connection of the whole process; 0 past max. */
+int	connlimit_acquire(int max);
+void	connlimit_release(void);
 
 /* accesslog.c */
 /* What one access-log line says about a request or a tunnel. */
@@ -390,6 +393,7 @@ struct conn {
 	int			 client_eof;
 	int			 close_after;	/* no keep-alive after this one */
 	int			 iplimited;	/* counted in iplimit */
+	int			 connlimited;	/* counted in connlimit */
 	struct auth_state	*auth;		/* a sign-in handshake, if any */
 	char			*user;		/* who signed in on it, or NULL */
 	const char		*auth_mech;	/* and how ("ntlm") */

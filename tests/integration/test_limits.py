@@ -65,6 +65,55 @@ def main(t):
 	t.isin(ask(p, o, "X-L: %s\r\n" % ("a" * 1100)), (400, 431),
 	    "1100-byte header line refused")
 	t.check(p.alive(), "proxy alive")
+	p.stop()
+	whole_proxy(t, o)
+
+
+def whole_proxy(t, o):
+	# max_connections = 5 over all addresses and both workers.
+	p = t.proxy(max_connections=5, max_conns_per_ip=0, workers=2)
+	held = []
+	for i in range(5):
+		c = harness.RawConn(p.port)
+		c.send(get_req(o.url("/size/%d" % (i + 1))))
+		r = c.response()
+		t.eq(r and r.status, 200, "max_connections: connection %d of 5" %
+		    (i + 1))
+		held.append(c)
+	over = []
+	for i in range(3):
+		c = harness.RawConn(p.port)
+		c.send(get_req(o.url("/size/9")))
+		r = c.response()
+		t.eq(r and r.status, 503, "max_connections: one more (%d) -> 503" %
+		    (i + 1))
+		t.check(r is not None and "connection limit" in
+		    (r.header("x-iaproxy-error") or ""), "503 says the proxy is "
+		    "at its connection limit")
+		t.check(r is not None and r.header("retry-after") == "5",
+		    "503 carries Retry-After")
+		t.check(c.closed(2), "the refused connection is closed")
+		over.append(c)
+	t.check("max_connections (5) reached" in p.errlog(),
+	    "error log names max_connections")
+	# Recovery: two let go, two new ones are served; then full again.
+	held.pop().close()
+	held.pop().close()
+	ok = harness.wait_for(lambda: ask(p, o) == 200, 3, 0.1)
+	t.check(ok, "max_connections: served again after some closed")
+	new = []
+	for i in range(2):
+		c = harness.RawConn(p.port)
+		c.send(get_req(o.url("/size/7")))
+		r = c.response()
+		t.eq(r and r.status, 200, "recovery: new connection %d" % (i + 1))
+		new.append(c)
+	t.eq(ask(p, o), 503, "full again -> 503")
+	for c in held + over + new:
+		c.close()
+	t.check(harness.wait_for(lambda: ask(p, o) == 200, 3, 0.1),
+	    "all let go: served")
+	t.check(p.alive(), "proxy alive")
 
 
 harness.run(main)
