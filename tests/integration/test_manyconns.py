@@ -102,8 +102,8 @@ def closed_by_peer(socks, timeout):
 
 
 def idle_hold(t, o):
-	p = t.proxy(max_conns_per_ip=0, header_timeout=60,
-	    client_idle_timeout=60, workers=2)
+	p = t.proxy(max_conns_per_ip=0, max_connections=N + 100,
+	    header_timeout=60, client_idle_timeout=60, workers=2)
 	base = nfds(p.pid)
 	socks, failed = open_many(p.port, N)
 	t.eq((len(socks), failed), (N, 0), "%d idle connections opened" % N)
@@ -129,7 +129,8 @@ def idle_hold(t, o):
 
 def slowloris(t, o):
 	timeout = 4
-	p = t.proxy(max_conns_per_ip=0, header_timeout=timeout, workers=2)
+	p = t.proxy(max_conns_per_ip=0, max_connections=N + 100,
+	    header_timeout=timeout, workers=2)
 	base = nfds(p.pid)
 	socks, failed = open_many(p.port, N)
 	t0 = time.time()
