@@ -252,6 +252,66 @@ class SynDropper:
 		self.ls.close()
 
 
+class TcpRelay:
+	"""A TCP relay from a free loopback port (self.port) to
+	127.0.0.1:upstream_port, one thread per connection and direction.
+	What the server sends passes through server_data(), which a subclass
+	overrides to delay or split it; what the client sends passes as is.
+
+		class Slow(harness.TcpRelay):
+			def server_data(self, n, data, dst):
+				time.sleep(1)
+				return data
+	"""
+
+	def __init__(self, upstream_port):
+		self.up = upstream_port
+		self.ls = socket.socket()
+		self.ls.bind(("127.0.0.1", 0))
+		self.ls.listen(8)
+		self.port = self.ls.getsockname()[1]
+		threading.Thread(target=self.run, daemon=True).start()
+
+	def run(self):
+		while True:
+			try:
+				c, _ = self.ls.accept()
+			except OSError:
+				return
+			u = socket.create_connection(("127.0.0.1", self.up))
+			threading.Thread(target=self.pump, args=(c, u, False),
+			    daemon=True).start()
+			threading.Thread(target=self.pump, args=(u, c, True),
+			    daemon=True).start()
+
+	def server_data(self, n, data, dst):
+		"""The server's nth read (from 1) on a connection, data, about
+		to go to dst: what to send on (it may send a part itself first)."""
+		return data
+
+	def pump(self, src, dst, from_server):
+		n = 0
+		try:
+			while True:
+				d = src.recv(65536)
+				if not d:
+					break
+				n += 1
+				if from_server:
+					d = self.server_data(n, d, dst)
+				dst.sendall(d)
+		except OSError:
+			pass
+		for x in (src, dst):
+			try:
+				x.shutdown(2)
+			except OSError:
+				pass
+
+	def close(self):
+		self.ls.close()
+
+
 # ---------------------------------------------------------------------------
 # The test object: checks, temp dir, the processes it started.
 
@@ -314,6 +374,16 @@ class Test:
 		with self.lock:
 			sys.stdout.write("# %s\n" % msg)
 			sys.stdout.flush()
+
+	# -- files --
+	def secret_file(self, name, text):
+		"""text in a new file name in the temp dir, mode 0600 from the
+		start (as the proxy wants its secrets); the path."""
+		path = os.path.join(self.tmpdir, name)
+		fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+		with os.fdopen(fd, "w") as f:
+			f.write(text)
+		return path
 
 	# -- peers --
 	def cert(self):
@@ -593,6 +663,82 @@ class Proxy:
 		wait_for(lambda: len(self.access_lines(path)) >= n, timeout)
 		return self.access_lines(path)
 
+	def access_records(self, off=0):
+		"""The access-log lines after line off (log_format json) as
+		dicts; a line that is not JSON is left out."""
+		out = []
+		for l in self.access_lines()[off:]:
+			try:
+				out.append(json.loads(l))
+			except ValueError:
+				pass
+		return out
+
+	def final_record(self, off, timeout=5.0):
+		"""The first access-log record after line off that is not a 407,
+		waiting up to timeout for it; {} if none came."""
+		def get():
+			for r in self.access_records(off):
+				if r.get("status") != 407:
+					return r
+			return None
+		return wait_for(get, timeout) or {}
+
+	def wait_json_records(self, n, timeout=5.0):
+		"""Wait for n access-log lines (log_format json); each parsed,
+		a failed check for a line that is not JSON."""
+		recs = []
+		for l in self.wait_access_lines(n, timeout):
+			try:
+				recs.append(json.loads(l))
+			except ValueError:
+				self.t.fail("json log line is not JSON: %r" % l)
+		return recs
+
+	def admin(self, *cmds, timeout=5.0):
+		"""Send commands to the admin socket (the config's admin_socket);
+		the answer lines of each (the last "ok ..." or "error ...")."""
+		c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+		c.settimeout(timeout)
+		c.connect(self.conf["admin_socket"])
+		c.sendall("".join(x + "\n" for x in cmds).encode())
+		buf = b""
+		answers = []
+		cur = []
+		while len(answers) < len(cmds):
+			while b"\n" not in buf:
+				d = c.recv(65536)
+				if not d:
+					c.close()
+					return answers + ([cur] if cur else [])
+				buf += d
+			line, buf = buf.split(b"\n", 1)
+			line = line.decode()
+			cur.append(line)
+			if line.startswith("ok") or line.startswith("error"):
+				answers.append(cur)
+				cur = []
+		c.close()
+		return answers
+
+	def admin_stats(self):
+		"""The counters of the admin socket's stats: name -> number."""
+		out = {}
+		for l in self.admin("stats")[0][:-1]:
+			k, v = l.split(" ", 1)
+			out[k] = int(v)
+		return out
+
+	def pac(self):
+		"""GET /proxy.pac on a new connection (closed after): (Response
+		or None, seconds it took)."""
+		t0 = time.time()
+		r, c = raw_request(self.port, "GET /proxy.pac HTTP/1.1\r\n"
+		    "Host: 127.0.0.1:%d\r\n\r\n" % self.port)
+		took = time.time() - t0
+		c.close()
+		return r, took
+
 	def proxy_url(self):
 		return "http://127.0.0.1:%d" % self.port
 
@@ -633,6 +779,19 @@ def parse_heads(text):
 	return heads
 
 
+def curl_heads(path):
+	"""The response heads curl wrote with -D path, as parse_heads()
+	gives them ([] when it wrote none); the file is removed, so that the
+	next curl with the same path cannot be read for this one."""
+	try:
+		with open(path, encoding="latin-1", newline="") as f:
+			heads = parse_heads(f.read())
+		os.unlink(path)
+	except FileNotFoundError:
+		heads = []
+	return heads
+
+
 def curl(proxy, *urls_and_args, timeout=60, proxy_url=None, input=None):
 	"""Run /usr/bin/curl through proxy; return a CurlResult.
 
@@ -651,16 +810,25 @@ def curl(proxy, *urls_and_args, timeout=60, proxy_url=None, input=None):
 		rc, out, err = p.returncode, p.stdout, p.stderr.decode(errors="replace")
 	except subprocess.TimeoutExpired as e:
 		rc, out, err = -1, e.stdout or b"", "curl timed out"
-	try:
-		with open(hf, encoding="latin-1", newline="") as f:
-			heads = parse_heads(f.read())
-		os.unlink(hf)
-	except FileNotFoundError:
-		heads = []
+	heads = curl_heads(hf)
 	final = [h for h in heads if h[0] >= 200 or h[0] == 101]
 	status, headers = (final[-1] if final else (None, []))
 	info = None
 	return CurlResult(rc, status, headers, out, err, heads, info)
+
+
+def curl_negotiate_status(proxy, name, url, env, timeout=60):
+	"""curl --proxy-negotiate -U : for url through proxy, reached by the
+	name the SPN is made from (resolved to 127.0.0.1), with env's
+	Kerberos settings (KRB5CCNAME, KRB5_CONFIG); the final status, 0 for
+	none."""
+	argv = [CURL, "--noproxy", "", "-sS", "-o", "/dev/null",
+	    "-w", "%{http_code}", "--proxy-negotiate", "-U", ":",
+	    "--resolve", "%s:%d:127.0.0.1" % (name, proxy.port),
+	    "-x", "http://%s:%d" % (name, proxy.port), url]
+	r = subprocess.run(argv, capture_output=True, text=True, env=env,
+	    timeout=timeout)
+	return int(r.stdout.strip() or 0)
 
 
 def curl_sha256(proxy, url, *args, timeout=120):

@@ -23,6 +23,7 @@ env()); AdDc: a Samba 4 AD domain controller in a network namespace.
 import os
 import re
 import subprocess
+import sys
 import time
 
 import harness
@@ -68,7 +69,36 @@ def available():
 	return None
 
 
-class Slapd:
+def _tail(path, n=2000):
+	"""The last n characters of the file at path (all with None); "" when
+	there is no such file."""
+	try:
+		with open(path, errors="replace") as f:
+			s = f.read()
+	except FileNotFoundError:
+		return ""
+	return s if n is None else s[-n:]
+
+
+class _LoopbackServer:
+	"""What Slapd and MitKdc share: a process of ours (self.proc) serving
+	a loopback port (self.port), its log in self.logfile."""
+
+	def stop(self):
+		"""SIGTERM by pid; wait until the port is closed."""
+		if self.proc is None:
+			return None
+		rc = harness._stop_proc(self.proc)
+		harness.wait_for(lambda: not harness.port_open(self.port), 5)
+		self.proc = None
+		return rc
+
+	def log(self):
+		"""The whole log so far ("" before there is one)."""
+		return _tail(self.logfile, None)
+
+
+class Slapd(_LoopbackServer):
 	def __init__(self, t, port=None):
 		self.t = t
 		self.dir = os.path.join(t.tmpdir, "slapd")
@@ -183,22 +213,6 @@ access to *
 			    (self.proc.poll(), self.log()[-2000:]))
 		return self
 
-	def stop(self):
-		"""SIGTERM by pid; wait until the port is closed."""
-		if self.proc is None:
-			return None
-		rc = harness._stop_proc(self.proc)
-		harness.wait_for(lambda: not harness.port_open(self.port), 5)
-		self.proc = None
-		return rc
-
-	def log(self):
-		try:
-			with open(self.logfile, errors="replace") as f:
-				return f.read()
-		except FileNotFoundError:
-			return ""
-
 	def search(self, filt, attrs=(), bind_dn=None, password=None,
 	    base=SUFFIX):
 		"""ldapsearch -x (simple bind, or anonymous); (rc, output)."""
@@ -249,8 +263,10 @@ class AdDc:
 	and the state (its logs are copied into the test's temp dir first).
 
 		dc = peers.AdDc(t, {"alice": "Passw0rd-alice"})
-		dc.start()
+		dc.start()	# or: dc = peers.start_ad_dc(t, users)
 		p = t.proxy(...); p.prefix = dc.mount_prefix(); p.start()
+		dc.tool("group", "add", "Finance")	# samba-tool
+		env = dc.kinit("alice", "Passw0rd-alice", t.tmpdir)
 	"""
 
 	REALM = "AD.EXAMPLE.TEST"
@@ -424,12 +440,35 @@ class AdDc:
 						pass
 
 	def log(self, name="log.wb-ADEXAMPLE"):
-		try:
-			with open(os.path.join(self.logdir, name),
-			    errors="replace") as f:
-				return f.read()
-		except FileNotFoundError:
-			return ""
+		return _tail(os.path.join(self.logdir, name), None)
+
+	def tool(self, *args):
+		"""samba-tool ARGS on the DC's smb.conf (it runs outside the
+		namespace, on the state dir); its output.  Raises RuntimeError
+		when it fails."""
+		return self._run([SAMBA_TOOL] + list(args) + ["-s", self.smbconf])
+
+	def kinit(self, user, password, tmpdir):
+		"""user's TGT from the DC's KDC: a krb5.conf naming the KDC
+		(tmpdir/krb5-ad.conf) and the ccache tmpdir/cc-USER.  Returns the
+		environment for Kerberos clients (os.environ with KRB5_CONFIG and
+		KRB5CCNAME); raises RuntimeError when kinit fails."""
+		conf = os.path.join(tmpdir, "krb5-ad.conf")
+		with open(conf, "w") as f:
+			f.write("[libdefaults]\n default_realm = %s\n"
+			    " dns_lookup_kdc = false\n dns_lookup_realm = false\n"
+			    " dns_canonicalize_hostname = false\n rdns = false\n"
+			    "[realms]\n %s = {\n  kdc = %s\n }\n" % (self.REALM,
+			    self.REALM, self.ip))
+		env = dict(os.environ)
+		env["KRB5_CONFIG"] = conf
+		env["KRB5CCNAME"] = "FILE:" + os.path.join(tmpdir, "cc-" + user)
+		p = subprocess.run([KINIT, "%s@%s" % (user, self.REALM)],
+		    input=password + "\n", capture_output=True, text=True,
+		    env=env, timeout=30)
+		if p.returncode != 0:
+			raise RuntimeError("kinit %s: %s" % (user, p.stderr))
+		return env
 
 	def destroy(self):
 		"""Everything away: samba, netns, veth, the state dir."""
@@ -445,6 +484,21 @@ class AdDc:
 			shutil.copytree(self.logdir, os.path.join(self.t.tmpdir,
 			    "dc-log"), dirs_exist_ok=True)
 		shutil.rmtree(self.state, ignore_errors=True)
+
+
+def start_ad_dc(t, users):
+	"""An AdDc with users (name -> password), started, its timings on
+	stdout; None, after one failed check saying why, when an AD DC
+	cannot run here."""
+	why = ad_dc_available()
+	if why is not None:
+		t.check(False, "an AD DC can run here", "(%s)" % why)
+		return None
+	dc = AdDc(t, users)
+	dc.start()
+	sys.stdout.write("# AD DC: provision %.1f s, ready %.1f s\n" %
+	    (dc.timings["provision"], dc.timings["start"]))
+	return dc
 
 
 def tempfile_dir():
@@ -491,7 +545,7 @@ def _free_tcp_udp_port():
 	raise RuntimeError("no port free for both TCP and UDP")
 
 
-class MitKdc:
+class MitKdc(_LoopbackServer):
 	"""An MIT KDC for realm (default EXAMPLE.TEST) on a free loopback port,
 	everything in t.tmpdir/kdc: its own krb5.conf and kdc.conf (never
 	/etc/krb5.conf), the database, the stash, the logs.  The constructor
@@ -693,27 +747,6 @@ class MitKdc:
 			    (self.proc.poll(), _tail(self.outfile), _tail(self.logfile)))
 		self.timings["start"] = time.time() - t0
 		return self
-
-	def stop(self):
-		"""SIGTERM by pid; wait until the port is closed."""
-		if self.proc is None:
-			return None
-		rc = harness._stop_proc(self.proc)
-		harness.wait_for(lambda: not harness.port_open(self.port), 5)
-		self.proc = None
-		return rc
-
-	def log(self):
-		return _tail(self.logfile, None)
-
-
-def _tail(path, n=2000):
-	try:
-		with open(path, errors="replace") as f:
-			s = f.read()
-	except FileNotFoundError:
-		return ""
-	return s if n is None else s[-n:]
 
 
 # ---------------------------------------------------------------------------

@@ -20,10 +20,7 @@ gets no groups; the access log's groups_source is ldap; one search per
 user (counters on the admin socket).
 """
 
-import json
 import os
-import socket
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,38 +32,6 @@ USERS = {"alice": "Passw0rd-alice", "bob": "B0b-Passw0rd",
     "svcproxy": "Svc-Pr0xy.Passw0rd"}
 BASE = "DC=ad,DC=example,DC=test"
 PROXY_NAME = "proxy.ad.example.test"
-SAMBA_TOOL = "/usr/bin/samba-tool"
-KINIT = "/usr/bin/kinit"
-
-
-def tool(dc, *args):
-	p = subprocess.run([SAMBA_TOOL] + list(args) + ["-s", dc.smbconf],
-	    capture_output=True, text=True, timeout=120)
-	if p.returncode != 0:
-		raise RuntimeError("samba-tool %s: %s" % (" ".join(args),
-		    (p.stdout + p.stderr)[-1500:]))
-	return p.stdout
-
-
-def secret_file(t, name, text):
-	path = os.path.join(t.tmpdir, name)
-	fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-	with os.fdopen(fd, "w") as f:
-		f.write(text)
-	return path
-
-
-def final_record(p, off, timeout=5.0):
-	def get():
-		for l in p.access_lines()[off:]:
-			try:
-				r = json.loads(l)
-			except ValueError:
-				continue
-			if r.get("status") != 407:
-				return r
-		return None
-	return harness.wait_for(get, timeout) or {}
 
 
 def ask(p, o, user, env=None):
@@ -77,85 +42,35 @@ def ask(p, o, user, env=None):
 		st = harness.curl(p, *nc.curl_ntlm_args(user, USERS.get(user,
 		    "x"), domain="ADEXAMPLE"), o.url("/size/4")).status
 	else:
-		argv = [harness.CURL, "--noproxy", "", "-sS", "-o", "/dev/null",
-		    "-w", "%{http_code}", "--proxy-negotiate", "-U", ":",
-		    "--resolve", "%s:%d:127.0.0.1" % (PROXY_NAME, p.port),
-		    "-x", "http://%s:%d" % (PROXY_NAME, p.port), o.url("/size/4")]
-		r = subprocess.run(argv, capture_output=True, text=True,
-		    env=env, timeout=60)
-		st = int(r.stdout.strip() or 0)
-	rec = final_record(p, off)
+		st = harness.curl_negotiate_status(p, PROXY_NAME,
+		    o.url("/size/4"), env)
+	rec = p.final_record(off)
 	g = rec.get("groups")
 	return st, (set(g) if g is not None else None), \
 	    rec.get("groups_source"), rec
 
 
-def client_env(t, dc, user):
-	"""A krb5.conf naming the DC's KDC, and a ccache with user's TGT."""
-	conf = os.path.join(t.tmpdir, "krb5-ad.conf")
-	with open(conf, "w") as f:
-		f.write("[libdefaults]\n default_realm = %s\n"
-		    " dns_lookup_kdc = false\n dns_lookup_realm = false\n"
-		    " dns_canonicalize_hostname = false\n rdns = false\n"
-		    "[realms]\n %s = {\n  kdc = %s\n }\n" % (dc.REALM, dc.REALM,
-		    dc.ip))
-	env = dict(os.environ)
-	env["KRB5_CONFIG"] = conf
-	env["KRB5CCNAME"] = "FILE:" + os.path.join(t.tmpdir, "cc-" + user)
-	p = subprocess.run([KINIT, "%s@%s" % (user, dc.REALM)],
-	    input=USERS[user] + "\n", capture_output=True, text=True, env=env,
-	    timeout=30)
-	if p.returncode != 0:
-		raise RuntimeError("kinit %s: %s" % (user, p.stderr))
-	return env
-
-
-def admin_stats(path):
-	c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-	c.settimeout(5)
-	c.connect(path)
-	c.sendall(b"stats\nquit\n")
-	buf = b""
-	while not buf.endswith(b"ok bye\n"):
-		d = c.recv(65536)
-		if not d:
-			break
-		buf += d
-	c.close()
-	out = {}
-	for l in buf.decode().splitlines():
-		k, _, v = l.partition(" ")
-		if v.isdigit():
-			out[k] = int(v)
-	return out
-
-
 def main(t):
-	why = peers.ad_dc_available()
-	if why is not None:
-		t.check(False, "an AD DC can run here", "(%s)" % why)
+	dc = peers.start_ad_dc(t, USERS)
+	if dc is None:
 		return
-	dc = peers.AdDc(t, USERS)
-	dc.start()
-	sys.stdout.write("# AD DC: provision %.1f s, ready %.1f s\n" %
-	    (dc.timings["provision"], dc.timings["start"]))
 	for g in ("Finance", "AllFinance", "Corp", "StaffAll"):
-		tool(dc, "group", "add", g)
-	tool(dc, "group", "addmembers", "Finance", "alice")
-	tool(dc, "group", "addmembers", "AllFinance", "Finance")
-	tool(dc, "group", "addmembers", "Corp", "AllFinance")
-	tool(dc, "group", "addmembers", "StaffAll", "Domain Users")
+		dc.tool("group", "add", g)
+	dc.tool("group", "addmembers", "Finance", "alice")
+	dc.tool("group", "addmembers", "AllFinance", "Finance")
+	dc.tool("group", "addmembers", "Corp", "AllFinance")
+	dc.tool("group", "addmembers", "StaffAll", "Domain Users")
 	# For Kerberos: the proxy's service account and its keytab.
-	tool(dc, "computer", "create", "PROXY",
+	dc.tool("computer", "create", "PROXY",
 	    "--service-principal-name=HTTP/" + PROXY_NAME)
-	tool(dc, "user", "setpassword", "PROXY$",
+	dc.tool("user", "setpassword", "PROXY$",
 	    "--newpassword=Pr0xy-Acc0unt.Pw-1")
 	kt = os.path.join(t.tmpdir, "http.keytab")
-	tool(dc, "domain", "exportkeytab", kt, "--principal=HTTP/" + PROXY_NAME)
+	dc.tool("domain", "exportkeytab", kt, "--principal=HTTP/" + PROXY_NAME)
 	os.chmod(kt, 0o600)
 
-	pw = secret_file(t, "bind.pw", USERS["svcproxy"] + "\n")
-	hashes = secret_file(t, "ntlm.hashes", "".join(
+	pw = t.secret_file("bind.pw", USERS["svcproxy"] + "\n")
+	hashes = t.secret_file("ntlm.hashes", "".join(
 	    "ADEXAMPLE\\%s:%s\n" % (u, nc.nt_hash(p).hex())
 	    for u, p in USERS.items()) + "ADEXAMPLE\\nobody:%s\n" %
 	    nc.nt_hash("x").hex())
@@ -204,13 +119,13 @@ def main(t):
 	    "does not know: no groups")
 	for i in range(5):
 		ask(p, o, "alice")
-	s = admin_stats(os.path.join(t.tmpdir, "admin1.sock"))
+	s = p.admin_stats()
 	t.eq((s.get("groups_searches"), s.get("groups_errors")), (3, 0),
 	    "ad: one search per user, no error (referrals ignored)")
 
 	# Kerberos from the DC's own KDC: alice@AD.EXAMPLE.TEST.
 	try:
-		env = client_env(t, dc, "alice")
+		env = dc.kinit("alice", USERS["alice"], t.tmpdir)
 	except RuntimeError as e:
 		env = None
 		t.fail("kinit alice: %s" % e)

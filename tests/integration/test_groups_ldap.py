@@ -30,12 +30,9 @@ with the right CA works, with another CA fails closed.  A reload that
 changes group_mode empties the cache.  No password in any log.
 """
 
-import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -89,14 +86,6 @@ def populate(s):
 	    "memberUid: bob\n" % gdn("posix"))
 
 
-def secret_file(t, name, text):
-	path = os.path.join(t.tmpdir, name)
-	fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-	with os.fdopen(fd, "w") as f:
-		f.write(text)
-	return path
-
-
 class Env:
 	"""What every proxy of this test shares."""
 
@@ -104,8 +93,8 @@ class Env:
 		self.t = t
 		self.s = s
 		self.o = o
-		self.pw = secret_file(t, "bind.pw", peers.PROXY_PW + "\n")
-		self.hashes = secret_file(t, "ntlm.hashes", "".join(
+		self.pw = t.secret_file("bind.pw", peers.PROXY_PW + "\n")
+		self.hashes = t.secret_file("ntlm.hashes", "".join(
 		    "EXAMPLE\\%s:%s\n" % (u, nc.nt_hash(p).hex())
 		    for u, p in USERS.items()))
 		self.krb = None
@@ -156,79 +145,20 @@ class Krb:
 		    os.path.join(t.tmpdir, "alice.cc"))
 
 
-def records(p, off):
-	out = []
-	for l in p.access_lines()[off:]:
-		try:
-			out.append(json.loads(l))
-		except ValueError:
-			pass
-	return out
-
-
-def final_record(p, off, timeout=5.0):
-	"""The first access-log record after line off that is not a 407."""
-	def get():
-		for r in records(p, off):
-			if r.get("status") != 407:
-				return r
-		return None
-	return harness.wait_for(get, timeout)
-
-
 def ask(env, p, user, path="/size/3", krb=False):
 	"""One signed-in request as user (NTLM, or Kerberos with krb):
 	(status, groups as a set or None, groups_source, the record)."""
 	off = len(p.access_lines())
 	if krb:
-		argv = [harness.CURL, "--noproxy", "", "-sS", "-o", "/dev/null",
-		    "-w", "%{http_code}", "--proxy-negotiate", "-U", ":",
-		    "--resolve", "%s:%d:127.0.0.1" % (HOST, p.port),
-		    "-x", "http://%s:%d" % (HOST, p.port), env.o.url(path)]
-		r = subprocess.run(argv, capture_output=True, text=True, timeout=60,
-		    env=env.krb.kdc.env(KRB5CCNAME="FILE:" + env.krb.cc))
-		status = int(r.stdout.strip() or 0)
+		status = harness.curl_negotiate_status(p, HOST, env.o.url(path),
+		    env.krb.kdc.env(KRB5CCNAME="FILE:" + env.krb.cc))
 	else:
 		status = harness.curl(p, *nc.curl_ntlm_args(user, USERS[user]),
 		    env.o.url(path)).status
-	rec = final_record(p, off) or {}
+	rec = p.final_record(off)
 	g = rec.get("groups")
 	return status, (set(g) if g is not None else None), \
 	    rec.get("groups_source"), rec
-
-
-def admin(p, *cmds, timeout=5.0):
-	"""Send commands to p's admin socket; the answer lines of each."""
-	c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-	c.settimeout(timeout)
-	c.connect(p.admin_path)
-	c.sendall("".join(x + "\n" for x in cmds).encode())
-	buf = b""
-	answers = []
-	cur = []
-	while len(answers) < len(cmds):
-		while b"\n" not in buf:
-			d = c.recv(65536)
-			if not d:
-				c.close()
-				return answers + ([cur] if cur else [])
-			buf += d
-		line, buf = buf.split(b"\n", 1)
-		line = line.decode()
-		cur.append(line)
-		if line.startswith("ok") or line.startswith("error"):
-			answers.append(cur)
-			cur = []
-	c.close()
-	return answers
-
-
-def stats(p):
-	out = {}
-	for l in admin(p, "stats")[0][:-1]:
-		k, v = l.split(" ", 1)
-		out[k] = int(v)
-	return out
 
 
 def searches(s, uid):
@@ -236,6 +166,20 @@ def searches(s, uid):
 
 
 # ---------------------------------------------------------------------------
+
+def parallel_bob(t, env, p, first):
+	"""Ten curls signed in as bob at once, for /size/first and on; their
+	status codes."""
+	procs = []
+	for i in range(10):
+		argv = [harness.CURL, "--noproxy", "", "-x", p.proxy_url(), "-sS",
+		    "-o", "/dev/null", "-w", "%{http_code}",
+		    *nc.curl_ntlm_args("bob", USERS["bob"]),
+		    env.o.url("/size/%d" % (first + i))]
+		procs.append(t.spawn(argv, stdout=subprocess.PIPE,
+		    stderr=subprocess.PIPE))
+	return [pr.communicate(timeout=60)[0].decode().strip() for pr in procs]
+
 
 def fixture_checks(t, s):
 	rc, out = s.search("(uid=alice)", ["memberOf"], peers.PROXY_DN,
@@ -271,10 +215,8 @@ def memberof_checks(t, env, p):
 	    "memberof: dave, not in the directory: an empty list")
 	# A request without sign-in has no group lookup.
 	off = len(p.access_lines())
-	r, c = harness.raw_request(p.port, "GET /proxy.pac HTTP/1.1\r\n"
-	    "Host: 127.0.0.1:%d\r\n\r\n" % p.port)
-	c.close()
-	rec = final_record(p, off) or {}
+	p.pac()
+	rec = p.final_record(off)
 	t.check("groups" in rec and rec["groups"] is None and
 	    rec["groups_source"] is None, "no sign-in: groups and "
 	    "groups_source null", "(%r)" % rec)
@@ -310,7 +252,7 @@ def injection_checks(t, env, p):
 def cache_checks(t, env, p):
 	s = env.s
 	n0 = searches(s, "alice")
-	st0 = stats(p)
+	st0 = p.admin_stats()
 	for i in range(8):
 		st, g, src, _ = ask(env, p, "alice")
 		if (st, g) != (200, ALICE_MEMBEROF):
@@ -318,73 +260,32 @@ def cache_checks(t, env, p):
 	t.eq((st, g), (200, ALICE_MEMBEROF), "cache: eight more requests "
 	    "for alice answered with her groups")
 	t.eq(searches(s, "alice"), n0, "cache: ... and no search in slapd's log")
-	st1 = stats(p)
+	st1 = p.admin_stats()
 	t.check(st1["groups_hits"] - st0["groups_hits"] >= 8 and
 	    st1["groups_searches"] == st0["groups_searches"],
 	    "cache: the counters say hits, no search",
 	    "(%r -> %r)" % (st0, st1))
 	# Parallel requests for one user: one search in all.
-	admin(p, "purge bob")
+	p.admin("purge bob")
 	nb = searches(s, "bob")
-	procs = []
-	for i in range(10):
-		argv = [harness.CURL, "--noproxy", "", "-x", p.proxy_url(), "-sS",
-		    "-o", "/dev/null", "-w", "%{http_code}",
-		    *nc.curl_ntlm_args("bob", USERS["bob"]),
-		    env.o.url("/size/%d" % (10 + i))]
-		procs.append(t.spawn(argv, stdout=subprocess.PIPE,
-		    stderr=subprocess.PIPE))
-	codes = [pr.communicate(timeout=60)[0].decode().strip() for pr in procs]
+	codes = parallel_bob(t, env, p, 10)
 	t.eq(codes, ["200"] * 10, "cache: ten parallel requests for bob")
 	harness.wait_for(lambda: searches(s, "bob") > nb, 3)
 	t.eq(searches(s, "bob") - nb, 1, "cache: ten parallel requests for a "
 	    "purged user: one search")
 
 
-class DelayRelay:
+class DelayRelay(harness.TcpRelay):
 	"""A TCP relay to slapd that holds each of the directory's answers
 	for delay seconds: lookups made meanwhile are concurrent for sure."""
 
 	def __init__(self, upstream_port, delay):
-		self.up = upstream_port
 		self.delay = delay
-		self.ls = socket.socket()
-		self.ls.bind(("127.0.0.1", 0))
-		self.ls.listen(8)
-		self.port = self.ls.getsockname()[1]
-		threading.Thread(target=self.run, daemon=True).start()
+		harness.TcpRelay.__init__(self, upstream_port)
 
-	def run(self):
-		while True:
-			try:
-				c, _ = self.ls.accept()
-			except OSError:
-				return
-			u = socket.create_connection(("127.0.0.1", self.up))
-			threading.Thread(target=self.pump, args=(c, u, 0),
-			    daemon=True).start()
-			threading.Thread(target=self.pump, args=(u, c, self.delay),
-			    daemon=True).start()
-
-	def pump(self, src, dst, delay):
-		try:
-			while True:
-				d = src.recv(65536)
-				if not d:
-					break
-				if delay:
-					time.sleep(delay)
-				dst.sendall(d)
-		except OSError:
-			pass
-		for x in (src, dst):
-			try:
-				x.shutdown(2)
-			except OSError:
-				pass
-
-	def close(self):
-		self.ls.close()
+	def server_data(self, n, data, dst):
+		time.sleep(self.delay)
+		return data
 
 
 def coalesce_checks(t, env):
@@ -394,20 +295,12 @@ def coalesce_checks(t, env):
 	st, g, _, _ = ask(env, p, "carol")
 	t.eq(st, 200, "coalescing: the slow directory answers")
 	nb = searches(env.s, "bob")
-	st0 = stats(p)
-	procs = []
-	for i in range(10):
-		argv = [harness.CURL, "--noproxy", "", "-x", p.proxy_url(), "-sS",
-		    "-o", "/dev/null", "-w", "%{http_code}",
-		    *nc.curl_ntlm_args("bob", USERS["bob"]),
-		    env.o.url("/size/%d" % (20 + i))]
-		procs.append(t.spawn(argv, stdout=subprocess.PIPE,
-		    stderr=subprocess.PIPE))
-	codes = [pr.communicate(timeout=60)[0].decode().strip() for pr in procs]
+	st0 = p.admin_stats()
+	codes = parallel_bob(t, env, p, 20)
 	t.eq(codes, ["200"] * 10, "coalescing: ten concurrent misses for bob "
 	    "all served")
 	harness.wait_for(lambda: searches(env.s, "bob") > nb, 3)
-	st1 = stats(p)
+	st1 = p.admin_stats()
 	t.eq(searches(env.s, "bob") - nb, 1, "coalescing: one search in "
 	    "slapd's log")
 	t.eq((st1["groups_misses"] - st0["groups_misses"],
@@ -431,7 +324,7 @@ def expiry_checks(t, env):
 	t.eq(searches(s, "erin") - n0, 1, "expiry: one search")
 	st, g, src, _ = ask(env, p, "erin")
 	t.eq(searches(s, "erin") - n0, 1, "expiry: fresh: no search")
-	m0 = stats(p)["groups_misses"]
+	m0 = p.admin_stats()["groups_misses"]
 	time.sleep(max(0, t0 + 2.3 - time.time()))
 	st, g, src, rec = ask(env, p, "erin")
 	t.eq((st, g, src), (200, ERIN_ALL, "ldap"), "refresh-ahead: answered "
@@ -439,7 +332,7 @@ def expiry_checks(t, env):
 	t.check(harness.wait_for(lambda: searches(s, "erin") - n0 == 2, 3),
 	    "refresh-ahead: a search in the background",
 	    "(%d)" % (searches(s, "erin") - n0))
-	st1 = stats(p)
+	st1 = p.admin_stats()
 	t.eq((st1["groups_misses"] - m0, st1["groups_refreshes"]), (0, 1),
 	    "refresh-ahead: no miss, one refresh")
 	# Unused past its (refreshed) expiry: a miss and a new search.
@@ -448,7 +341,7 @@ def expiry_checks(t, env):
 	st, g, src, _ = ask(env, p, "erin")
 	t.eq((st, g, src), (200, ERIN_ALL, "ldap"), "expiry: erin again")
 	t.eq(searches(s, "erin") - n1, 1, "expiry: expired: a new search")
-	t.eq(stats(p)["groups_misses"] - m0, 1, "expiry: counted as a miss")
+	t.eq(p.admin_stats()["groups_misses"] - m0, 1, "expiry: counted as a miss")
 	return p
 
 
@@ -521,7 +414,7 @@ def purge_checks(t, env, p):
 	st, g, _, _ = ask(env, p, "alice")
 	t.check("staff" in g, "purge: the change is not seen while cached")
 	n0 = searches(s, "alice")
-	a = admin(p, "purge EXAMPLE\\Alice")
+	a = p.admin("purge EXAMPLE\\Alice")
 	t.eq(a, [["ok 1"]], "admin: purge EXAMPLE\\Alice drops one entry")
 	t.check(harness.wait_for(lambda: "admin: purge EXAMPLE\\Alice" in
 	    p.errlog(), 3), "admin: the purge is logged")
@@ -532,18 +425,18 @@ def purge_checks(t, env, p):
 	s.modify("dn: %s\nchangetype: modify\nadd: member\nmember: %s\n" %
 	    (gdn("staff"), udn("alice")))
 	# A bare name purges the Kerberos entry too.
-	a = admin(p, "purge alice", "purge nobody", "purge")
+	a = p.admin("purge alice", "purge nobody", "purge")
 	t.eq(a[0][0].split()[0], "ok", "admin: purge alice")
 	t.check(int(a[0][0].split()[1]) >= 1, "admin: a bare name drops "
 	    "alice's entries in every domain and realm", "(%r)" % a)
 	t.eq(a[1], ["ok 0"], "admin: purge of an unknown user: ok 0")
 	t.check(a[2][0].startswith("error"), "admin: purge without a user "
 	    "is an error", "(%r)" % a)
-	st = stats(p)
+	st = p.admin_stats()
 	t.check(st["groups_purged"] >= 2 and st["groups_lookups"] > 0 and
 	    "groups_latency_us_p99" in st and st["groups_directory_up"] == 1,
 	    "admin: stats counters", "(%r)" % st)
-	a = admin(p, "frobnicate", "help", "quit")
+	a = p.admin("frobnicate", "help", "quit")
 	t.check(a[0][0].startswith("error unknown command"), "admin: unknown "
 	    "command", "(%r)" % a)
 	t.check(any("purge USER" in l for l in a[1]) and a[1][-1] == "ok",
@@ -624,7 +517,7 @@ def reload_checks(t, env, p):
 	t.eq((st, "uniq" in g), (200, True), "reload: member mode now")
 	# The admin socket survives a reload, and moves with its path.
 	old = p.admin_path
-	t.eq(admin(p, "help")[0][-1], "ok", "reload: the admin socket stays")
+	t.eq(p.admin("help")[0][-1], "ok", "reload: the admin socket stays")
 	new = old + ".new"
 	off = len(p.errlog())
 	p.write_config(admin_socket=new)
@@ -635,7 +528,7 @@ def reload_checks(t, env, p):
 	t.check(not os.path.exists(old) and os.path.exists(new) and
 	    os.stat(new).st_mode & 0o777 == 0o600, "reload: the old socket "
 	    "is gone, the new one is there (0600)")
-	t.eq(admin(p, "purge *")[0][0].split()[0], "ok", "reload: the new "
+	t.eq(p.admin("purge *")[0][0].split()[0], "ok", "reload: the new "
 	    "socket answers")
 	# group_mode none: no lookups, nulls in the log.
 	off = len(p.errlog())

@@ -37,6 +37,8 @@ import harness
 import ntlm_client as nc
 import peers
 from harness import hget, hget1, pattern
+from spnego_util import krb5_ap_rep, krb5_token, neg_token_resp, neg_values, \
+    offers
 
 REALM = "EXAMPLE.TEST"
 HOST = harness.HOSTNAME			# proxy.example.test
@@ -46,7 +48,6 @@ BUILDDIR = os.environ.get("IAPROXY_BUILDDIR") or \
     os.path.dirname(os.path.dirname(os.path.abspath(harness.IAPROXY)))
 NEGTOKEN = os.path.join(BUILDDIR, "tests", "tools", "negtoken")
 FAKETIME = "/usr/bin/faketime"
-KRB5_OID = bytes.fromhex("2a864886f712010202")	# 1.2.840.113554.1.2.2
 
 SENT = []		# every token we sent: none may appear in a log
 
@@ -156,12 +157,7 @@ def kcurl(k, p, *args, host=HOST, cc=None, timeout=60):
 		    pr.stderr.decode(errors="replace")
 	except subprocess.TimeoutExpired as e:
 		rc, out, err = -1, e.stdout or b"", "curl timed out"
-	try:
-		with open(hf, encoding="latin-1", newline="") as f:
-			heads = harness.parse_heads(f.read())
-		os.unlink(hf)
-	except FileNotFoundError:
-		heads = []
+	heads = harness.curl_heads(hf)
 	for m in re.finditer(r"Proxy-Authorization: Negotiate (\S+)", err):
 		SENT.append(m.group(1))
 	final = [h for h in heads if h[0] >= 200]
@@ -177,93 +173,12 @@ def neg_request(url, token=None, extra=""):
 	return nc.request(url, extra=extra)
 
 
-def offers(headers):
-	"""The schemes of the Proxy-Authenticate lines, in order."""
-	return [v.split()[0] if v.split() else "" for v in
-	    hget(headers, "proxy-authenticate")]
-
-
-def neg_values(headers):
-	"""The Negotiate Proxy-Authenticate values: "" for the bare scheme,
-	else the base64 token."""
-	out = []
-	for v in hget(headers, "proxy-authenticate"):
-		w = v.split(None, 1)
-		if w and w[0].lower() == "negotiate":
-			out.append(w[1].strip() if len(w) > 1 else "")
-	return out
-
-
 def connect_count(stderr):
 	return len(re.findall(r"^\* +Connected to ", stderr, re.M))
 
 
 # ---------------------------------------------------------------------------
-# Just enough DER to recognise the acceptor's answer (RFC 4178 4.2.2,
-# RFC 4121 4.1).
-
-def der(b, i):
-	"""(tag, start, end) of the DER element at i."""
-	tag = b[i]
-	ln = b[i + 1]
-	i += 2
-	if ln & 0x80:
-		n = ln & 0x7f
-		ln = int.from_bytes(b[i:i + n], "big")
-		i += n
-	if i + ln > len(b):
-		raise ValueError("DER element runs past the end")
-	return tag, i, i + ln
-
-
-def krb5_token(tok, tok_id, app_tag):
-	"""True if tok is an RFC 4121 section 4.1 InitialContextToken:
-	[APPLICATION 0] { OID krb5, TOK_ID, a Kerberos message whose
-	[APPLICATION n] tag is app_tag }."""
-	try:
-		tag, s, e = der(tok, 0)
-		if tag != 0x60:
-			return False
-		tag, os_, oe = der(tok, s)
-		return tag == 0x06 and tok[os_:oe] == KRB5_OID and \
-		    tok[oe:oe + 2] == tok_id and tok[oe + 2] == app_tag
-	except (ValueError, IndexError):
-		return False
-
-
-def krb5_ap_rep(tok):
-	"""An AP-REP (TOK_ID 02 00, [APPLICATION 15])."""
-	return krb5_token(tok, b"\x02\x00", 0x6f)
-
-
-def neg_token_resp(tok):
-	"""A NegTokenResp as a dict (negState, supportedMech, responseToken,
-	mechListMIC), or None if tok is not one."""
-	try:
-		tag, s, e = der(tok, 0)
-		if tag != 0xa1:
-			return None
-		tag, s, e = der(tok, s)
-		if tag != 0x30:
-			return None
-		d = {}
-		i = s
-		while i < e:
-			tag, cs, ce = der(tok, i)
-			tag2, vs, ve = der(tok, cs)
-			if tag == 0xa0 and tag2 == 0x0a:
-				d["negState"] = int.from_bytes(tok[vs:ve], "big")
-			elif tag == 0xa1 and tag2 == 0x06:
-				d["supportedMech"] = tok[vs:ve]
-			elif tag == 0xa2 and tag2 == 0x04:
-				d["responseToken"] = tok[vs:ve]
-			elif tag == 0xa3 and tag2 == 0x04:
-				d["mechListMIC"] = tok[vs:ve]
-			i = ce
-		return d
-	except (ValueError, IndexError):
-		return None
-
+# The acceptor's answer (RFC 4178 4.2.2, RFC 4121 4.1).
 
 def mutual_ok(b64tok, spnego=True):
 	"""(ok, why): b64tok is the acceptor's final mutual-auth token."""
@@ -641,12 +556,7 @@ def names_checks(t, k, o):
 	t.eq(r.status, 200, "json proxy: 200")
 	r = kcurl(k, p, o.url("/size/45"), cc=k.nocc)
 	t.eq(r.status, 407, "json proxy: no ticket 407")
-	recs = []
-	for line in p.wait_access_lines(2):
-		try:
-			recs.append(json.loads(line))
-		except ValueError:
-			t.fail("json log line is not JSON: %r" % line)
+	recs = p.wait_json_records(2)
 	ok = [x for x in recs if x.get("status") == 200]
 	t.eq(ok and (ok[-1].get("user"), ok[-1].get("auth")),
 	    (USER, "negotiate"), "json: user alice@EXAMPLE.TEST, auth negotiate")

@@ -24,37 +24,6 @@ import peers
 USERS = {"alice": "Passw0rd-alice", "bob": "B0b-Passw0rd"}
 PROXY_NAME = "proxy.ad.example.test"
 OTHER_NAME = "other.ad.example.test"
-SAMBA_TOOL = "/usr/bin/samba-tool"
-KINIT = "/usr/bin/kinit"
-
-
-def tool(dc, *args):
-	p = subprocess.run([SAMBA_TOOL] + list(args) + ["-s", dc.smbconf],
-	    capture_output=True, text=True, timeout=120)
-	if p.returncode != 0:
-		raise RuntimeError("samba-tool %s: %s" % (" ".join(args),
-		    (p.stdout + p.stderr)[-1500:]))
-	return p.stdout
-
-
-def client_env(t, dc, user):
-	"""A krb5.conf naming the DC's KDC, and a ccache with user's TGT."""
-	conf = os.path.join(t.tmpdir, "krb5-ad.conf")
-	with open(conf, "w") as f:
-		f.write("[libdefaults]\n default_realm = %s\n"
-		    " dns_lookup_kdc = false\n dns_lookup_realm = false\n"
-		    " dns_canonicalize_hostname = false\n rdns = false\n"
-		    "[realms]\n %s = {\n  kdc = %s\n }\n" % (dc.REALM, dc.REALM,
-		    dc.ip))
-	env = dict(os.environ)
-	env["KRB5_CONFIG"] = conf
-	env["KRB5CCNAME"] = "FILE:" + os.path.join(t.tmpdir, "cc-" + user)
-	p = subprocess.run([KINIT, "%s@%s" % (user, dc.REALM)],
-	    input=USERS[user] + "\n", capture_output=True, text=True, env=env,
-	    timeout=30)
-	if p.returncode != 0:
-		raise RuntimeError("kinit %s: %s" % (user, p.stderr))
-	return env
 
 
 def neg_curl(p, env, name, *args):
@@ -67,43 +36,34 @@ def neg_curl(p, env, name, *args):
 	    "-x", "http://%s:%d" % (name, p.port)] + list(args)
 	r = subprocess.run(argv, capture_output=True, text=True, env=env,
 	    timeout=60)
-	try:
-		with open(hf, encoding="latin-1", newline="") as f:
-			heads = harness.parse_heads(f.read())
-	except FileNotFoundError:
-		heads = []
+	heads = harness.curl_heads(hf)
 	final = [h for h in heads if h[0] >= 200]
 	st, hd = final[-1] if final else (None, [])
 	return st, hd, heads, r.stderr
 
 
 def main(t):
-	why = peers.ad_dc_available()
-	if why is not None:
-		t.check(False, "an AD DC can run here", "(%s)" % why)
+	dc = peers.start_ad_dc(t, USERS)
+	if dc is None:
 		return
-	dc = peers.AdDc(t, USERS)
-	dc.start()
-	sys.stdout.write("# AD DC: provision %.1f s, ready %.1f s\n" %
-	    (dc.timings["provision"], dc.timings["start"]))
 
 	# The proxy's service account and its keytab, from the DC.
-	tool(dc, "computer", "create", "PROXY",
+	dc.tool("computer", "create", "PROXY",
 	    "--service-principal-name=HTTP/" + PROXY_NAME)
-	tool(dc, "user", "setpassword", "PROXY$",
+	dc.tool("user", "setpassword", "PROXY$",
 	    "--newpassword=Pr0xy-Acc0unt.Pw-1")
-	tool(dc, "computer", "create", "OTHER",
+	dc.tool("computer", "create", "OTHER",
 	    "--service-principal-name=HTTP/" + OTHER_NAME)
-	tool(dc, "user", "setpassword", "OTHER$",
+	dc.tool("user", "setpassword", "OTHER$",
 	    "--newpassword=0ther-Acc0unt.Pw-1")
 	kt = os.path.join(t.tmpdir, "http.keytab")
-	tool(dc, "domain", "exportkeytab", kt,
+	dc.tool("domain", "exportkeytab", kt,
 	    "--principal=HTTP/" + PROXY_NAME)
 	os.chmod(kt, 0o600)
 	t.check(os.path.getsize(kt) > 0, "keytab exported from the DC")
 
-	alice = client_env(t, dc, "alice")
-	bob = client_env(t, dc, "bob")
+	alice = dc.kinit("alice", USERS["alice"], t.tmpdir)
+	bob = dc.kinit("bob", USERS["bob"], t.tmpdir)
 	rc = os.path.join(t.tmpdir, "rcache")
 	os.makedirs(rc, exist_ok=True)
 	os.environ["KRB5RCACHEDIR"] = rc

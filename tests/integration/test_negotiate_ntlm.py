@@ -19,7 +19,6 @@ hashfile backend.
 """
 
 import base64
-import json
 import os
 import re
 import struct
@@ -32,13 +31,13 @@ import harness
 import ntlm_client as nc
 import peers
 from harness import hget, pattern
+from spnego_util import NTLMSSP_OID, neg_values, offers, spnego_init_ntlm, \
+    spnego_parse, spnego_resp_ntlm
 
 REALM = "EXAMPLE.TEST"
 HOST = harness.HOSTNAME
 PW = "Secret123"
 GSSNTLMSSP = "/usr/lib/x86_64-linux-gnu/gssntlmssp/gssntlmssp.so"
-NTLMSSP_OID = bytes.fromhex("2b06010401823702020a")	# 1.3.6.1.4.1.311.2.2.10
-SPNEGO_OID = bytes.fromhex("2b0601050502")		# 1.3.6.1.5.5.2
 
 
 def neg_conf(keytab, hashfile, auth=("negotiate", "ntlm"), **more):
@@ -60,87 +59,6 @@ def start_proxy(t, kdc, **conf):
 	    "KRB5_CONFIG=" + kdc.krb5_conf, "KRB5_KDC_PROFILE=" + kdc.kdc_conf,
 	    "KRB5RCACHEDIR=" + rc]
 	return p.start()
-
-
-def neg_values(headers):
-	out = []
-	for v in hget(headers, "proxy-authenticate"):
-		w = v.split(None, 1)
-		if w and w[0].lower() == "negotiate":
-			out.append(w[1].strip() if len(w) > 1 else "")
-	return out
-
-
-def offers(headers):
-	return [v.split()[0] if v.split() else "" for v in
-	    hget(headers, "proxy-authenticate")]
-
-
-def der(b, i):
-	tag = b[i]
-	ln = b[i + 1]
-	i += 2
-	if ln & 0x80:
-		n = ln & 0x7f
-		ln = int.from_bytes(b[i:i + n], "big")
-		i += n
-	if i + ln > len(b):
-		raise ValueError("DER element runs past the end")
-	return tag, i, i + ln
-
-
-def spnego_parse(tok):
-	"""RFC 4178 4.2: a NegTokenInit (inside the GSS-API framing) or a
-	NegTokenResp as a dict: kind "init" or "resp", mechTypes (list of
-	OID bytes), mechToken / responseToken, negState, supportedMech,
-	mechListMIC.  None if tok is neither."""
-	try:
-		d = {}
-		tag, s, e = der(tok, 0)
-		if tag == 0x60:
-			t2, os_, oe = der(tok, s)
-			if t2 != 0x06 or tok[os_:oe] != SPNEGO_OID:
-				return None
-			tag, s, e = der(tok, oe)
-			if tag != 0xa0:
-				return None
-			d["kind"] = "init"
-		elif tag == 0xa1:
-			d["kind"] = "resp"
-		else:
-			return None
-		tag, s, e = der(tok, s)
-		if tag != 0x30:
-			return None
-		i = s
-		while i < e:
-			ctag, cs, ce = der(tok, i)
-			vtag, vs, ve = der(tok, cs)
-			n = ctag & 0x1f
-			if d["kind"] == "init" and n == 0 and vtag == 0x30:
-				mechs = []
-				j = vs
-				while j < ve:
-					mt, ms, me = der(tok, j)
-					mechs.append(tok[ms:me])
-					j = me
-				d["mechTypes"] = mechs
-			elif d["kind"] == "init" and n == 2 and vtag == 0x04:
-				d["mechToken"] = tok[vs:ve]
-			elif d["kind"] == "init" and n == 3 and vtag == 0x04:
-				d["mechListMIC"] = tok[vs:ve]
-			elif d["kind"] == "resp" and n == 0 and vtag == 0x0a:
-				d["negState"] = int.from_bytes(tok[vs:ve], "big")
-			elif d["kind"] == "resp" and n == 1 and vtag == 0x06:
-				d["supportedMech"] = tok[vs:ve]
-			elif d["kind"] == "resp" and n == 2 and vtag == 0x04:
-				d["responseToken"] = tok[vs:ve]
-			elif d["kind"] == "resp" and n == 3 and vtag == 0x04:
-				d["mechListMIC"] = tok[vs:ve]
-			i = ce
-		return d
-	except (ValueError, IndexError):
-		return None
 
 
 def ntlm_type(b):
@@ -224,10 +142,7 @@ def gss_ntlmssp_files(t):
 	mech = os.path.join(t.tmpdir, "gss-mech.conf")
 	with open(mech, "w") as f:
 		f.write("gssntlmssp_v1\t1.3.6.1.4.1.311.2.2.10\t%s\n" % GSSNTLMSSP)
-	users = os.path.join(t.tmpdir, "ntlm-users")
-	fd = os.open(users, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-	with os.fdopen(fd, "w") as f:
-		f.write("EXAMPLE:alice:%s\n" % PW)
+	users = t.secret_file("ntlm-users", "EXAMPLE:alice:%s\n" % PW)
 	return mech, users
 
 
@@ -244,12 +159,7 @@ def ntlmssp_curl(t, kdc, p, mech, users, *args):
 	pr = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
 	    timeout=60, env=env)
 	err = pr.stderr.decode(errors="replace")
-	try:
-		with open(hf, encoding="latin-1", newline="") as f:
-			heads = harness.parse_heads(f.read())
-		os.unlink(hf)
-	except FileNotFoundError:
-		heads = []
+	heads = harness.curl_heads(hf)
 	final = [h for h in heads if h[0] >= 200]
 	status, headers = final[-1] if final else (None, [])
 	r = harness.CurlResult(pr.returncode, status, headers, pr.stdout, err,
@@ -343,37 +253,10 @@ def spnego_checks(t, kdc, p, o, mech, users):
 	    "NTLM mechListMIC", "(%s)" % describe(fin))
 
 	# Wrong password in the user file: refused.
-	bad = os.path.join(t.tmpdir, "ntlm-users-bad")
-	fd = os.open(bad, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-	with os.fdopen(fd, "w") as f:
-		f.write("EXAMPLE:alice:not-the-password\n")
+	bad = t.secret_file("ntlm-users-bad",
+	    "EXAMPLE:alice:not-the-password\n")
 	r, sent, got = ntlmssp_curl(t, kdc, p, mech, bad, o.url("/size/78"))
 	t.eq(r.status, 407, "gss-ntlmssp with a wrong password: 407")
-
-
-def der_tlv(tag, body):
-	n = len(body)
-	if n < 0x80:
-		ln = bytes([n])
-	else:
-		b = n.to_bytes((n.bit_length() + 7) // 8, "big")
-		ln = bytes([0x80 | len(b)]) + b
-	return bytes([tag]) + ln + body
-
-
-def spnego_init_ntlm(type1):
-	"""A NegTokenInit offering NTLMSSP alone, with the type 1."""
-	mechs = der_tlv(0x30, der_tlv(0x06, NTLMSSP_OID))
-	init = der_tlv(0x30, der_tlv(0xa0, mechs) + der_tlv(0xa2,
-	    der_tlv(0x04, type1)))
-	return der_tlv(0x60, der_tlv(0x06, SPNEGO_OID) + der_tlv(0xa0, init))
-
-
-def spnego_resp_ntlm(type3, mic=None):
-	body = der_tlv(0xa2, der_tlv(0x04, type3))
-	if mic is not None:
-		body += der_tlv(0xa3, der_tlv(0x04, mic))
-	return der_tlv(0xa1, der_tlv(0x30, body))
 
 
 def scripted_spnego(t, p, o, mic, path):
@@ -464,12 +347,7 @@ def json_checks(t, kdc, keytab, hf, o):
 	cl.close()
 	c.close()
 	t.eq(x.status, 200, "json proxy: NTLM in Negotiate 200")
-	recs = []
-	for l in p.wait_access_lines(2):
-		try:
-			recs.append(json.loads(l))
-		except ValueError:
-			t.fail("json line is not JSON: %r" % l)
+	recs = p.wait_json_records(2)
 	ok = [r for r in recs if r.get("status") == 200]
 	t.eq(ok and (ok[-1].get("user"), ok[-1].get("auth")),
 	    ("EXAMPLE\\alice", "ntlm"), "json: NTLM inside Negotiate logs "

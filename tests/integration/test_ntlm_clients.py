@@ -9,7 +9,6 @@ so that a refusal by the proxy can be told from a broken client: each
 message is decoded and the NTLMv2 response and MIC are verified in Python.
 """
 
-import json
 import os
 import re
 import socket
@@ -314,12 +313,7 @@ def main(t):
 	pj = t.proxy(log_format=harness.Raw("json"), **nc.ntlm_conf(hf))
 	signed_in(t, pj, o, nc.NtlmAuthClient("alice", "EXAMPLE", PW),
 	    "json log", path="/size/71", want_user=None)
-	recs = []
-	for l in pj.wait_access_lines(2):
-		try:
-			recs.append(json.loads(l))
-		except ValueError:
-			t.fail("json log line is not JSON: %r" % l)
+	recs = pj.wait_json_records(2)
 	ok = [r for r in recs if r.get("status") == 200]
 	t.eq(ok and (ok[-1].get("user"), ok[-1].get("auth")),
 	    ("EXAMPLE\\alice", "ntlm"), "json log: user and auth of the 200")

@@ -161,11 +161,9 @@ def outage_checks(t, s, p, o):
 	    "directory down: the ldap backend logs that the directory is "
 	    "unreachable")
 	# Other things are served meanwhile.
-	r2, c = harness.raw_request(p.port, "GET /proxy.pac HTTP/1.1\r\n"
-	    "Host: 127.0.0.1:%d\r\n\r\n" % p.port)
+	r2, _ = p.pac()
 	t.check(r2 is not None and r2.status == 200 and
 	    b"FindProxyForURL" in r2.body, "directory down: PAC still served")
-	c.close()
 	t.check(p.alive(), "directory down: the proxy is still running")
 
 	# Back: sign-in works again, on the proxy that kept running.
@@ -238,11 +236,7 @@ def failover_checks(t, s, o, pwfile):
 		t0 = time.time()
 		th.start()
 		time.sleep(0.3)
-		t1 = time.time()
-		r, c = harness.raw_request(p.port, "GET /proxy.pac HTTP/1.1\r\n"
-		    "Host: 127.0.0.1:%d\r\n\r\n" % p.port)
-		pac = time.time() - t1
-		c.close()
+		r, pac = p.pac()
 		t.check(r is not None and r.status == 200 and pac < 0.5,
 		    "connect to the first directory hangs: the worker still "
 		    "answers at once", "(%.2f s)" % pac)
@@ -270,10 +264,7 @@ def failover_checks(t, s, o, pwfile):
 	p.stop()
 
 	# A wrong service password: the bind fails, sign-in fails closed.
-	bad = os.path.join(t.tmpdir, "bad.pw")
-	fd = os.open(bad, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-	with os.fdopen(fd, "w") as f:
-		f.write("not-the-service-password\n")
+	bad = t.secret_file("bad.pw", "not-the-service-password\n")
 	p = ldap_proxy(t, s, bad, [s.uri])
 	r = harness.curl(p, *alice, o.url("/size/9"))
 	t.eq(r.status, 503, "wrong bind password: sign-in refused (503)")
@@ -285,61 +276,24 @@ def failover_checks(t, s, o, pwfile):
 	p.stop()
 
 
-class StallRelay:
+class StallRelay(harness.TcpRelay):
 	"""A TCP relay to slapd that stalls the directory's second answer
 	(the first after the bind: a search result) after its first 5 bytes,
 	for `stall` seconds.  slapd still answers; only the timing changes."""
 
 	def __init__(self, upstream_port, stall=3.0):
-		import socket
 		import threading
-		self.up = upstream_port
 		self.stall = stall
 		self.stalling = threading.Event()
-		self.ls = socket.socket()
-		self.ls.bind(("127.0.0.1", 0))
-		self.ls.listen(4)
-		self.port = self.ls.getsockname()[1]
-		threading.Thread(target=self.run, daemon=True).start()
+		harness.TcpRelay.__init__(self, upstream_port)
 
-	def run(self):
-		import socket
-		import threading
-		while True:
-			try:
-				c, _ = self.ls.accept()
-			except OSError:
-				return
-			u = socket.create_connection(("127.0.0.1", self.up))
-			threading.Thread(target=self.pump, args=(c, u, False),
-			    daemon=True).start()
-			threading.Thread(target=self.pump, args=(u, c, True),
-			    daemon=True).start()
-
-	def pump(self, src, dst, from_server):
-		n = 0
-		try:
-			while True:
-				d = src.recv(65536)
-				if not d:
-					break
-				n += 1
-				if from_server and n == 2 and len(d) > 5:
-					dst.sendall(d[:5])	# half a BER message
-					self.stalling.set()
-					time.sleep(self.stall)
-					d = d[5:]
-				dst.sendall(d)
-		except OSError:
-			pass
-		for x in (src, dst):
-			try:
-				x.shutdown(2)
-			except OSError:
-				pass
-
-	def close(self):
-		self.ls.close()
+	def server_data(self, n, data, dst):
+		if n == 2 and len(data) > 5:
+			dst.sendall(data[:5])	# half a BER message
+			self.stalling.set()
+			time.sleep(self.stall)
+			data = data[5:]
+		return data
 
 
 def stall_checks(t, s, o, pwfile):
@@ -359,11 +313,7 @@ def stall_checks(t, s, o, pwfile):
 	t.check(relay.stalling.wait(10), "the relay holds back half of the "
 	    "directory's search answer")
 	time.sleep(0.3)
-	t0 = time.time()
-	r, c = harness.raw_request(p.port, "GET /proxy.pac HTTP/1.1\r\n"
-	    "Host: 127.0.0.1:%d\r\n\r\n" % p.port)
-	took = time.time() - t0
-	c.close()
+	r, took = p.pac()
 	t.check(r is not None and r.status == 200 and took < 0.5,
 	    "half an LDAP message in: the worker still answers at once",
 	    "(%.2f s)" % took)
@@ -391,10 +341,7 @@ def main(t):
 	fixture_checks(t, s)
 	log_off = len(s.log())
 
-	pwfile = os.path.join(t.tmpdir, "bind.pw")
-	fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-	with os.fdopen(fd, "w") as f:
-		f.write(peers.PROXY_PW + "\n")
+	pwfile = t.secret_file("bind.pw", peers.PROXY_PW + "\n")
 
 	o = t.origin()
 	ot = t.origin(tls=True)

@@ -24,6 +24,7 @@
 #include "ntlm.h"
 #include "spnego.h"
 #include "unit.h"
+#include "vectors_gssntlm.h"
 
 #define BUFSZ	NTLM_MAX_MSG
 
@@ -37,31 +38,11 @@ static const uint8_t chal[8] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd,
 static const struct ntlm_target target = { "EXAMPLE", "PROXY",
     "example.test", "proxy.example.test" };
 
-static size_t
-unhex(const char *s, uint8_t *out)
-{
-	size_t n = 0;
-	int hi = -1, v;
-
-	for (; *s != '\0'; s++) {
-		if (*s == ' ')
-			continue;
-		v = *s <= '9' ? *s - '0' : (*s | 0x20) - 'a' + 10;
-		if (hi < 0)
-			hi = v;
-		else {
-			out[n++] = hi << 4 | v;
-			hi = -1;
-		}
-	}
-	return (n);
-}
-
 static int
 eqhex(const uint8_t *p, const char *hex)
 {
 	uint8_t b[256];
-	size_t n = unhex(hex, b);
+	size_t n = unit_unhex(hex, b, sizeof(b));
 
 	return (memcmp(p, b, n) == 0);
 }
@@ -446,13 +427,14 @@ test_kat(void)
 	CHECK(ntlm_ntowfv2(h, "User", "DOMAIN", out) == 0 &&
 	    memcmp(out, k, 16) != 0, "NTOWFv2 keeps the domain's case");
 	/* 4.2.4.2.1 LMv2 = HMAC(NTOWFv2, ServerChallenge || ClientChallenge). */
-	unhex("0123456789abcdef aaaaaaaaaaaaaaaa", temp);
+	unit_unhex("0123456789abcdef aaaaaaaaaaaaaaaa", temp, sizeof(temp));
 	CHECK(ntlm_hmac_md5(k, 16, temp, 16, NULL, 0, out) == 0 &&
 	    eqhex(out, "86c35097ac9cec102554764a57cccc19"), "4.2.4 LMv2");
 	/* 4.2.4.2.2 NTProofStr over temp, 4.2.4.1.2 SessionBaseKey. */
-	tl = unhex("0101000000000000 0000000000000000 aaaaaaaaaaaaaaaa 00000000"
-	    "02000c0044006f006d00610069006e00"
-	    "01000c00530065007200760065007200 00000000 00000000", temp);
+	tl = unit_unhex("0101000000000000 0000000000000000 aaaaaaaaaaaaaaaa "
+	    "00000000 02000c0044006f006d00610069006e00"
+	    "01000c00530065007200760065007200 00000000 00000000", temp,
+	    sizeof(temp));
 	CHECK(ntlm_hmac_md5(k, 16, chal, 8, temp, tl, proof) == 0 &&
 	    eqhex(proof, "68cd0ab851e51c96aabc927bebef6a1c"),
 	    "4.2.4 NTProofStr");
@@ -466,8 +448,8 @@ test_kat(void)
 	    "4.2.4 EncryptedRandomSessionKey");
 
 	/* 4.2.4.3: decode the AUTHENTICATE and verify it end to end. */
-	t3l = unhex(spec_t3, t);
-	t2l = unhex(spec_t2, t2);
+	t3l = unit_unhex(spec_t3, t, sizeof(t));
+	t2l = unit_unhex(spec_t2, t2, sizeof(t2));
 	CHECK(t3l == 232 && t2l == 104, "spec vectors %zu %zu", t3l, t2l);
 	CHECK(ntlm_decode_authenticate(t, t3l, &a, &why) == 0,
 	    "decode 4.2.4.3: %s", why ? why : "");
@@ -500,10 +482,10 @@ test_kat(void)
 
 	/* 4.2.2.3 and 4.2.3.3: NTLMv1, plain and with ESS. */
 	e.challenge[0] ^= 1;
-	t3l = unhex(spec_v1_t3, t);
+	t3l = unit_unhex(spec_v1_t3, t, sizeof(t));
 	CHECK(ntlm_decode_authenticate(t, t3l, &a, &why) == 0 &&
 	    ntlm_verify(&a, &e, h) == NTLM_ERR_NTLMV1, "4.2.2 NTLMv1 refused");
-	t3l = unhex(spec_ess_t3, t);
+	t3l = unit_unhex(spec_ess_t3, t, sizeof(t));
 	CHECK(ntlm_decode_authenticate(t, t3l, &a, &why) == 0 &&
 	    (a.flags & NTLM_NEG_ESS) &&
 	    ntlm_verify(&a, &e, h) == NTLM_ERR_NTLMV1,
@@ -835,7 +817,7 @@ test_decoders(void)
 	struct field z = { NULL, 0 }, f;
 	const char *why;
 
-	gl = unhex(spec_t3, good);
+	gl = unit_unhex(spec_t3, good, sizeof(good));
 	for (i = 0; i < sizeof(bad3) / sizeof(bad3[0]); i++) {
 		const struct bad *b = &bad3[i];
 
@@ -1185,39 +1167,12 @@ test_nthash_conv(void)
 }
 
 /*
- * A whole NTLMSSP-in-SPNEGO exchange recorded on this machine between
- * gss-ntlmssp 1.2 as client and as server (MIT SPNEGO around it), user
- * EXAMPLE\\alice, password "Password1" (also in tests/unit/t_spnego.c):
- * the mechanism list from the NegTokenInit, the CHALLENGE and the
- * AUTHENTICATE as NegTokenResps, the client's mechListMIC on the last
- * leg and the server's in its accept-completed.  Both MICs must come out
- * of ntlm_sign() from the password alone.
+ * The gss-ntlmssp exchange of vectors_gssntlm.h: the mechanism list from
+ * the NegTokenInit, the CHALLENGE and the AUTHENTICATE as NegTokenResps,
+ * the client's mechListMIC on the last leg and the server's in its
+ * accept-completed.  Both MICs must come out of ntlm_sign() from the
+ * password alone.
  */
-static const char spnego_init[] =
-    "604806062b0601050502a03e303ca00e300c060a2b06010401823702020aa22a"
-    "04284e544c4d5353500001000000178208e20000000000000000000000000000"
-    "0000060200000000000f";
-static const char spnego_t2[] =
-    "a18199308196a0030a0101a10c060a2b06010401823702020aa28180047e4e54"
-    "4c4d5353500002000000040004003800000015828ae28280f5c3eb6bdaca0000"
-    "000000000000420042003c000000060200000000000f56004d00010004005600"
-    "4d000200160057004f0052004b00530054004100540049004f004e0003000400"
-    "76006d0006000400000000000700080012f324fb947fdd0100000000";
-static const char spnego_t3[] =
-    "a182014d30820149a0030a0101a282012c048201284e544c4d53535000030000"
-    "000000000058000000a400a400580000000e000e00fc0000000a000a000a0100"
-    "000400040014010000100010001801000015828ae2060200000000000f1be465"
-    "69d76c64d8d226b9e22b2101f91227c3dbca18c9493691d9d8b8bc1b83010100"
-    "000000000012f324fb947fdd01768e50c4fa80d1e7000000000100040056004d"
-    "000200160057004f0052004b00530054004100540049004f004e000300040076"
-    "006d0006000400020000000700080012f324fb947fdd0109002e004800540054"
-    "0050002f00700072006f00780079002e006500780061006d0070006c0065002e"
-    "00740065007300740000000000000000004500580041004d0050004c00450061"
-    "006c0069006300650056004d00caf53e4471f38a42a0e0be9a8c313fe0a31204"
-    "1001000000ffc6fc1a1ef0e35300000000";
-static const char spnego_done[] =
-    "a11b3019a0030a0100a312041001000000426d3ae4fad4c0ea00000000";
-
 static void
 test_spnego_mic(void)
 {
@@ -1232,10 +1187,10 @@ test_spnego_mic(void)
 	size_t			 ni, n2, n3, nd;
 	int			 ok;
 
-	ni = unhex(spnego_init, init);
-	n2 = unhex(spnego_t2, t2);
-	n3 = unhex(spnego_t3, t3);
-	nd = unhex(spnego_done, done);
+	ni = unit_unhex(gssntlm_init, init, sizeof(init));
+	n2 = unit_unhex(gssntlm_t2, t2, sizeof(t2));
+	n3 = unit_unhex(gssntlm_t3, t3, sizeof(t3));
+	nd = unit_unhex(gssntlm_done, done, sizeof(done));
 	ok = spnego_parse_init(init, ni, &si, &why) == 0 &&
 	    spnego_parse_resp(t2, n2, &r2, &why) == 0 &&
 	    spnego_parse_resp(t3, n3, &r3, &why) == 0 &&

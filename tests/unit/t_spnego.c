@@ -27,6 +27,7 @@
 
 #include "spnego.h"
 #include "unit.h"
+#include "vectors_gssntlm.h"
 
 #define BIG	(70 * 1024)	/* room for a token needing 3 length octets */
 
@@ -38,28 +39,6 @@ struct blob {
 
 static struct blob tmp_ml, tmp_f, tmp_tok, tmp_want;
 static uint8_t tmp_out[BIG + 256], big_token[BIG];
-
-static size_t
-unhex(const char *s, uint8_t *out, size_t outsz)
-{
-	size_t n = 0;
-	int hi = -1, v;
-
-	for (; *s != '\0'; s++) {
-		if (*s == ' ')
-			continue;
-		v = *s <= '9' ? *s - '0' : (*s | 0x20) - 'a' + 10;
-		if (hi < 0)
-			hi = v;
-		else {
-			if (n == outsz)
-				abort();
-			out[n++] = hi << 4 | v;
-			hi = -1;
-		}
-	}
-	return (n);
-}
 
 /* An exact-size heap copy, so that reading one byte too far is caught. */
 static uint8_t *
@@ -80,7 +59,7 @@ hexdup(const char *hex, size_t *n)
 {
 	static uint8_t b[4096];
 
-	*n = unhex(hex, b, sizeof(b));
+	*n = unit_unhex(hex, b, sizeof(b));
 	return (dup_exact(b, *n));
 }
 
@@ -314,44 +293,6 @@ static const char mit_krb5[] =
     "b4fbb5d9c9d7dc5b3b2f38a883385c79c9ce255d9632ba3c4418";
 
 /*
- * gss-ntlmssp through MIT's SPNEGO, user EXAMPLE\alice: the NEGOTIATE in
- * a NegTokenInit (mechTypes { NTLMSSP })...
- */
-static const char gssntlm_init[] =
-    "604806062b0601050502a03e303ca00e300c060a2b06010401823702020aa22a"
-    "04284e544c4d5353500001000000178208e20000000000000000000000000000"
-    "0000060200000000000f";
-
-/* ...the acceptor's CHALLENGE (accept-incomplete, NTLMSSP)... */
-static const char gssntlm_t2[] =
-    "a18199308196a0030a0101a10c060a2b06010401823702020aa28180047e4e54"
-    "4c4d5353500002000000040004003800000015828ae28280f5c3eb6bdaca0000"
-    "000000000000420042003c000000060200000000000f56004d00010004005600"
-    "4d000200160057004f0052004b00530054004100540049004f004e0003000400"
-    "76006d0006000400000000000700080012f324fb947fdd0100000000";
-
-/*
- * ...the AUTHENTICATE with a mechListMIC (and a negState: gss-ntlmssp
- * sends accept-incomplete on this leg)...
- */
-static const char gssntlm_t3[] =
-    "a182014d30820149a0030a0101a282012c048201284e544c4d53535000030000"
-    "000000000058000000a400a400580000000e000e00fc0000000a000a000a0100"
-    "000400040014010000100010001801000015828ae2060200000000000f1be465"
-    "69d76c64d8d226b9e22b2101f91227c3dbca18c9493691d9d8b8bc1b83010100"
-    "000000000012f324fb947fdd01768e50c4fa80d1e7000000000100040056004d"
-    "000200160057004f0052004b00530054004100540049004f004e000300040076"
-    "006d0006000400020000000700080012f324fb947fdd0109002e004800540054"
-    "0050002f00700072006f00780079002e006500780061006d0070006c0065002e"
-    "00740065007300740000000000000000004500580041004d0050004c00450061"
-    "006c0069006300650056004d00caf53e4471f38a42a0e0be9a8c313fe0a31204"
-    "1001000000ffc6fc1a1ef0e35300000000";
-
-/* ...and the acceptor's accept-completed with its own mechListMIC. */
-static const char gssntlm_done[] =
-    "a11b3019a0030a0100a312041001000000426d3ae4fad4c0ea00000000";
-
-/*
  * What Windows' SSPI Negotiate package sends (MS-SPNG): mechTypes
  * { MS-KRB5, krb5, NEGOEX, NTLMSSP } and an optimistic AP-REQ, here a
  * 15-byte stand-in with the right framing.
@@ -465,7 +406,7 @@ test_golden_mit(void)
 	size_t n, mln;
 	int r;
 
-	mln = unhex(ml, mlb, sizeof(mlb));
+	mln = unit_unhex(ml, mlb, sizeof(mlb));
 
 	b = hexdup(mit_init, &n);
 	CHECK(n == 785, "mit_init length %zu", n);

@@ -6,7 +6,9 @@
 #ifndef IAPROXY_UNIT_H
 #define IAPROXY_UNIT_H
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int unit_passed, unit_failed;
@@ -21,6 +23,32 @@ static int unit_passed, unit_failed;
 		fputc('\n', stderr);					\
 	}								\
 } while (0)
+
+/*
+ * The hex digits of s (spaces between them skipped) as bytes into out;
+ * the count.  A vector longer than outsz is the test's own bug: abort.
+ */
+static inline size_t
+unit_unhex(const char *s, uint8_t *out, size_t outsz)
+{
+	size_t n = 0;
+	int hi = -1, v;
+
+	for (; *s != '\0'; s++) {
+		if (*s == ' ')
+			continue;
+		v = *s <= '9' ? *s - '0' : (*s | 0x20) - 'a' + 10;
+		if (hi < 0)
+			hi = v;
+		else {
+			if (n == outsz)
+				abort();
+			out[n++] = hi << 4 | v;
+			hi = -1;
+		}
+	}
+	return (n);
+}
 
 static inline int
 unit_done(const char *name)
