@@ -98,6 +98,14 @@ origin_resolved(int err, const struct sockaddr *sa, socklen_t salen,
 	memcpy(&r->peer, sa, salen);
 	r->peerlen = salen;
 	peer_text(r);
+	if (selfaddr_match(r->conf, sa)) {
+		conn_log(c, LOG_LVL_INFO, "%s:%d is this gateway's own "
+		    "listener: refused", r->host, r->port);
+		r->result = "TCP_DENIED";
+		origin_fail(c, 403, "the gateway does not connect to itself");
+		conn_unref(c);
+		return;
+	}
 	conn_set_state(c, CONN_CONNECTING, r->peer_text);
 	c->up = bufferevent_socket_new(c->worker->base, -1,
 	    BEV_OPT_CLOSE_ON_FREE);

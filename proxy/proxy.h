@@ -80,6 +80,14 @@ void	iplimit_release(const struct sockaddr *sa);
 int	connlimit_acquire(int max);
 void	connlimit_release(void);
 
+/* selfaddr.c */
+/*
+ * Is sa one of the gateway's own listeners (its address and port, or a
+ * wildcard listener's port on an address of this machine)?  Never
+ * connect there: it would bring a client back in from our own address.
+ */
+int	selfaddr_match(const struct config *, const struct sockaddr *);
+
 /* accesslog.c */
 /* What one access-log line says about a request or a tunnel. */
 struct access_entry {

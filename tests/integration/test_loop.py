@@ -48,6 +48,44 @@ def main(t):
 	t.isin(resp and resp.status, (403, 404), "request looping through the proxy stopped")
 	c.close()
 	t.check(p.alive(), "proxy alive")
+	p.stop()
+	self_connect(t, o)
+
+
+def connect_status(port, target):
+	resp, c = harness.raw_request(port, "CONNECT %s HTTP/1.1\r\nHost: %s"
+	    "\r\n\r\n" % (target, target), "CONNECT")
+	c.close()
+	return resp and resp.status
+
+
+def local_addresses():
+	"""This machine's IPv4 addresses other than loopback."""
+	import subprocess
+	out = subprocess.run(["/usr/sbin/ip", "-4", "-o", "addr"],
+	    capture_output=True, text=True).stdout
+	return [l.split()[3].split("/")[0] for l in out.splitlines()
+	    if " lo " not in l]
+
+
+def self_connect(t, o):
+	# CONNECT to our own listener would bring the client back in from
+	# the gateway's address (laundering its own): refused, even when the
+	# port is allowed, by any name or address of this machine.
+	port = harness.free_port()
+	p = t.proxy(listen=["0.0.0.0:%d" % port],
+	    connect_ports=[443, port, o.port])
+	for target in ("127.0.0.1:%d" % port, "localhost:%d" % port,
+	    "127.0.0.2:%d" % port) + tuple("%s:%d" % (a, port)
+	    for a in local_addresses()[:2]):
+		t.eq(connect_status(p.port, target), 403,
+		    "CONNECT to the gateway's own listener (%s) -> 403" % target)
+	t.check("own listener: refused" in p.errlog(),
+	    "refusal logged as the gateway's own listener")
+	# Other ports on the same addresses are ordinary origins.
+	t.eq(connect_status(p.port, "127.0.0.1:%d" % o.port), 200,
+	    "CONNECT to another port of this machine still works")
+	t.check(p.alive(), "proxy alive")
 
 
 harness.run(main)
