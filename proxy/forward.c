@@ -36,6 +36,35 @@ static const char *hop_headers[] = {
 	"upgrade", "proxy-authorization", "proxy-authenticate", NULL
 };
 
+/*
+ * Identity headers a client may send hoping an origin takes them for
+ * the gateway's word (the names other gateways and sign-in proxies use
+ * to pass a user on).  The gateway vouches for nobody in a header, so a
+ * client's own never travel on: an origin behind us that trusts one
+ * would otherwise believe whatever the client wrote.
+ */
+static const char *identity_headers[] = {
+	"x-authenticated-user", "x-authenticated-groups", "x-forwarded-user",
+	"x-forwarded-email", "x-forwarded-groups", "x-forwarded-preferred-"
+	"username", "x-remote-user", "remote-user", "x-remote-group",
+	"x-auth-request-user", "x-auth-request-email", "x-auth-request-groups",
+	"x-auth-request-preferred-username", "x-iaproxy-user",
+	"x-iaproxy-groups", NULL
+};
+
+/* Is h a name of list (lower case)? */
+static int
+name_in(const char **list, const struct h1_hdr *h)
+{
+	size_t	i;
+
+	for (i = 0; list[i] != NULL; i++)
+		if (h->name_len == strlen(list[i]) &&
+		    strncasecmp(h->name, list[i], h->name_len) == 0)
+			return 1;
+	return 0;
+}
+
 /* Is the token tok (length n) in the comma-separated list v? */
 static int
 list_has_n(const char *v, size_t vlen, const char *tok, size_t n)
@@ -66,10 +95,8 @@ is_hop_by_hop(const struct h1_msg *msg, const struct h1_hdr *h)
 {
 	size_t	 i;
 
-	for (i = 0; hop_headers[i] != NULL; i++)
-		if (h->name_len == strlen(hop_headers[i]) &&
-		    strncasecmp(h->name, hop_headers[i], h->name_len) == 0)
-			return 1;
+	if (name_in(hop_headers, h))
+		return 1;
 	for (i = 0; i < msg->nhdrs; i++) {
 		const struct h1_hdr *c = &msg->hdrs[i];
 
@@ -81,9 +108,12 @@ is_hop_by_hop(const struct h1_msg *msg, const struct h1_hdr *h)
 	return 0;
 }
 
-/* Copy the end-to-end headers of msg into out, maybe less Transfer-Encoding. */
+#define COPY_SKIP_TE	0x1	/* less Transfer-Encoding (de-chunking) */
+#define COPY_REQUEST	0x2	/* a request: less identity headers */
+
+/* Copy the end-to-end headers of msg into out. */
 static void
-copy_headers(const struct h1_msg *msg, struct evbuffer *out, int skip_te)
+copy_headers(const struct h1_msg *msg, struct evbuffer *out, int how)
 {
 	size_t	 i;
 
@@ -92,7 +122,9 @@ copy_headers(const struct h1_msg *msg, struct evbuffer *out, int skip_te)
 
 		if (is_hop_by_hop(msg, h))
 			continue;
-		if (skip_te && h->name_len == 17 &&
+		if ((how & COPY_REQUEST) && name_in(identity_headers, h))
+			continue;
+		if ((how & COPY_SKIP_TE) && h->name_len == 17 &&
 		    strncasecmp(h->name, "transfer-encoding", 17) == 0)
 			continue;
 		evbuffer_add(out, h->name, h->name_len);
@@ -130,7 +162,7 @@ forward_build_head(struct conn *c, const struct h1_msg *msg,
 	evbuffer_add(out, " ", 1);
 	evbuffer_add(out, t->path, t->path_len);
 	evbuffer_add(out, " HTTP/1.1\r\n", 11);
-	copy_headers(msg, out, 0);
+	copy_headers(msg, out, COPY_REQUEST);
 	if (!(msg->flags & H1F_HAS_HOST)) {
 		if (t->port_explicit)
 			evbuffer_add_printf(out, "Host: %s%s%s:%d\r\n",
@@ -383,7 +415,7 @@ forward_response_head(struct conn *c, const struct h1_msg *msg)
 	evbuffer_add(out, status, sizeof(status) - 1);
 	evbuffer_add(out, msg->reason, msg->reason_len);
 	evbuffer_add(out, "\r\n", 2);
-	copy_headers(msg, out, r->dechunk);
+	copy_headers(msg, out, r->dechunk ? COPY_SKIP_TE : 0);
 	if (!ka) {
 		c->close_after = 1;
 		evbuffer_add(out, "Connection: close\r\n", 19);

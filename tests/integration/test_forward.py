@@ -166,6 +166,22 @@ def main(t):
 	    "Proxy-Authorization in no head the origin ever received")
 	c.close()
 
+	# A client's identity headers never reach the origin (it could take
+	# them for the gateway's word); other X- headers do.
+	ident = ("X-Authenticated-User", "X-Forwarded-User", "X-Remote-User",
+	    "Remote-User", "X-Auth-Request-User", "X-Authenticated-Groups",
+	    "X-Forwarded-Groups", "X-Auth-Request-Email", "X-Iaproxy-User")
+	args = []
+	for h in ident:
+		args += ["-H", "%s: admin" % h]
+	r = harness.curl(p, o.url("/echo"), "-H", "X-Custom-User: kept", *args)
+	e = echo_of(t, r, "identity headers")
+	names = [k.lower() for k, v in e["headers"]]
+	t.eq([h for h in ident if h.lower() in names], [],
+	    "client-sent identity headers not forwarded")
+	t.eq(hget1(e["headers"], "x-custom-user"), "kept",
+	    "other X- headers forwarded")
+
 	# Hop-by-hop response headers stripped.
 	r = harness.curl(p, o.url("/headers"))
 	t.eq(r.status, 200, "/headers status")
