@@ -157,6 +157,13 @@ const char *auth_groups_source_name(enum auth_groups_source);
  * cache.  auth_groups_stop() after the workers are joined.
  */
 int	auth_groups_start(const struct config *);
+/*
+ * The same for the NTLM ldap backend (ntlm_ldap.c): start the directory
+ * thread when conf's NTLM backend is ldap, or hand it conf; -1 when it
+ * cannot start.  ntlm_ldap_stop() after the workers are joined.
+ */
+int	ntlm_ldap_start(const struct config *);
+void	ntlm_ldap_stop(void);
 void	auth_groups_stop(void);
 /*
  * Forget user's cached groups now (a group change, a dismissal): the

@@ -6,8 +6,10 @@
  * handshake verifies NTProofStr itself; a pass-through backend (winbind)
  * hands the responses to a domain controller and returns its verdict and
  * the session key.  A backend that needs the network is asynchronous: it
- * runs on the worker's event_base and calls back on that thread, exactly
- * once, unless the request was cancelled first.
+ * calls back on the worker's thread, exactly once, unless the request was
+ * cancelled first.  winbind runs on the worker's event_base (its helpers
+ * answer through pipes); ldap runs on the directory thread (dir.h), since
+ * libldap's TLS handshake blocks, and answers through the worker's inbox.
  */
 #ifndef IAPROXY_AUTH_BACKEND_H
 #define IAPROXY_AUTH_BACKEND_H
@@ -86,12 +88,16 @@ struct ntlm_backend_req *auth_worker_winbind_verify(struct auth_worker *,
  * forever).
  */
 
-/* ntlm_ldap.c: the NT hash from the directory (sambaNTPassword). */
-struct ntlm_ldap *ntlm_ldap_new(struct event_base *, const struct config *);
+/*
+ * ntlm_ldap.c: the NT hash from the directory (sambaNTPassword).  The
+ * searches run on the directory thread, for every worker.
+ */
+struct ntlm_ldap *ntlm_ldap_new(const struct config *);
 void	ntlm_ldap_free(struct ntlm_ldap *);
 /* Returns NULL when cb has already been called (e.g. no directory). */
 struct ntlm_backend_req *ntlm_ldap_lookup(struct auth_worker *,
 	    const struct ntlm_backend_query *, ntlm_backend_cb, void *arg);
+/* ntlm_ldap_start() and ntlm_ldap_stop() are public: auth.h. */
 
 /* ntlm_winbind.c: pass-through to a domain controller via ntlm_auth. */
 struct ntlm_winbind *ntlm_winbind_new(struct event_base *,

@@ -1,8 +1,9 @@
 /*
- * The directory (LDAP): one asynchronous connection, and how a signed-in
- * name becomes a search filter.  Internal to auth/: the ldap NTLM backend
- * (ntlm_ldap.c, on each worker's event_base) and the group lookups
- * (groups_dir.c, on the directory thread's) both use it.
+ * The directory (LDAP): one asynchronous connection, how a signed-in
+ * name becomes a search filter, and the directory thread that owns the
+ * connections.  Internal to auth/: the group lookups (groups_dir.c) and
+ * the ldap NTLM backend (ntlm_ldap.c, through dir_thread_submit()) both
+ * search on the directory thread, never on a worker's event_base.
  *
  * A struct dir_conn belongs to the thread whose event_base it was made
  * on; nothing in it is locked.  It holds one LDAP handle at a time: the
@@ -13,7 +14,9 @@
  * collected with ldap_result() and a zero timeout when libevent says the
  * socket (LDAP_OPT_DESC) is readable, so nothing waits for the network
  * except, inside libldap, a TLS handshake (ldaps:// or StartTLS), which
- * is bounded by the timeout.
+ * is bounded by the timeout.  That wait is why every dir_conn lives on
+ * the directory thread: it holds up that thread alone, never a worker
+ * and the connections on it.
  */
 #ifndef IAPROXY_AUTH_DIR_H
 #define IAPROXY_AUTH_DIR_H
@@ -25,6 +28,7 @@
 #include <event2/event.h>
 
 #include "conf.h"
+#include "inbox.h"
 
 /* dir_filter.c */
 #define DIR_NAME_MAX	600	/* bytes of one mapped name, NUL included */
@@ -133,5 +137,57 @@ int	 dir_search_start(struct dir_conn *, struct dir_search *);
 void	 dir_search_cancel(struct dir_search *);
 /* 1 when bound and ready, else 0 (for counters and the admin socket). */
 int	 dir_conn_is_up(const struct dir_conn *);
+
+/* groups_dir.c: the directory thread, for the ldap NTLM backend. */
+struct gdir;
+struct gconn;
+
+/*
+ * Work for the connection the directory thread keeps for the ldap NTLM
+ * backend ("ldap" in log lines).  The sender (a worker) embeds it, sets
+ * run and discard, and hands it over with dir_thread_submit().  run()
+ * follows on the directory thread with that connection and the config
+ * it was made from (the newest whose NTLM backend is ldap), or with dc
+ * and conf NULL and why saying why there is none.  Whichever it was,
+ * the task calls dir_task_end() once when it no longer uses dc (a
+ * connection replaced by a reload closes after its last task), then
+ * answers its sender (an item posted to the inbox it named).  discard()
+ * is called instead of run(), on any thread, when the directory thread
+ * has gone.  The task belongs to the directory thread from the submit
+ * until it posts its answer.
+ */
+struct dir_task {
+	struct inbox_item	 item;		/* first: the thread's inbox */
+	void			(*run)(struct dir_task *, struct dir_conn *,
+				    const struct config *, const char *why);
+	void			(*discard)(struct dir_task *);
+
+	/* the directory thread's */
+	struct gdir		*gd;
+	struct gconn		*conn;
+};
+
+/*
+ * Start the directory thread for conf when its NTLM backend is ldap, or
+ * hand a running thread conf (main thread: at start before the workers,
+ * on reload before they get conf).  A running thread keeps running
+ * (with its NTLM connection closed) when conf needs it no more: a
+ * reload may want it back.  -1 when it cannot start.
+ */
+int	 dir_thread_start(const struct config *);
+/*
+ * The NTLM backend no longer needs the thread (main thread, the workers
+ * joined): it stops unless the group lookups still use it (they stop
+ * it then, auth_groups_stop()).
+ */
+void	 dir_thread_stop(void);
+/*
+ * Hand t to the directory thread (a worker's thread).  An item is
+ * promised to reply (inbox_expect): t's answer, which t posts there.
+ * -1 when no directory thread runs: nothing was called or promised.
+ */
+int	 dir_thread_submit(struct dir_task *t, struct inbox *reply);
+/* The directory thread: t is done with its connection. */
+void	 dir_task_end(struct dir_task *t);
 
 #endif

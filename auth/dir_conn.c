@@ -24,7 +24,18 @@
  * TLS: ldaps:// and StartTLS verify the server against tls_ca_file (or
  * the system's CAs), always (RFC 4513 3.1.3).  libldap runs the TLS
  * handshake inside one call (the one that completes an ldaps:// connect,
- * or ldap_install_tls() after StartTLS), waiting at most `timeout`.
+ * or ldap_install_tls() after StartTLS), waiting at most `timeout`
+ * (LDAP_OPT_NETWORK_TIMEOUT): the one wait of this file, which is why
+ * every dir_conn lives on the directory thread (groups_dir.c), never on
+ * a worker's event_base.  After StartTLS, libldap (2.5) keeps no such
+ * bound: on a peer that never answers the ClientHello it retries the
+ * handshake on the non-blocking socket forever.  An I/O layer of our own
+ * under its TLS layer (dir_deadline_io) waits for the socket in poll()
+ * instead, and fails the handshake once `timeout` has passed.
+ *
+ * A call that waited leaves libevent's cached time behind: the timers
+ * added after it are measured from the real time (a backoff must not
+ * have expired before it starts).
  *
  * Secrets: the bind password lives in the config (conf.c wipes it) and is
  * never logged.
@@ -32,12 +43,18 @@
 #include "config.h"
 
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dir.h"
 #include "proxy.h"		/* log_*() */
@@ -104,9 +121,19 @@ static void	 dir_fail_soon(struct dir_search *, const char *);
 static void	 dir_fail_list(struct dir_conn *, struct dir_searches *,
 		    const char *);
 static void	 dir_nonblock(struct dir_conn *);
+static const char *dir_connect_why(struct dir_conn *, int, int64_t, char *,
+		    size_t);
 static void	 ms_tv(int, struct timeval *);
 
 static pthread_once_t	 dir_once = PTHREAD_ONCE_INIT;
+
+/* dir_deadline_io's own: the socket and when the handshake must end. */
+struct dir_deadline {
+	int		 fd;
+	int64_t		 at;		/* ms, monotonic */
+};
+
+#define DIR_SBIOD_LEVEL	(LBER_SBIOD_LEVEL_PROVIDER + 5)	/* under TLS */
 
 /*
  * libldap sets up its global options (reading ldap.conf) on first use;
@@ -118,6 +145,15 @@ dir_global_init(void)
 	int	v;
 
 	ldap_get_option(NULL, LDAP_OPT_PROTOCOL_VERSION, &v);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -314,8 +350,24 @@ dir_first_op(struct dir_conn *dc)
 {
 	const struct conf_ldap	*cl = dc->cl;
 	struct berval		 cred;
-	int			 rc, fd = -1;
+	char			 why[256];
+	int64_t			 t0;
+	int			 rc, fd = -1, err = 0;
+	socklen_t		 len = sizeof(err);
 
+	/*
+	 * The connect in progress ended: a refusal is told here, in words
+	 * of its own, before libldap would go on to a TLS handshake.
+	 */
+	if (dc->ev_io != NULL &&
+	    ldap_get_option(dc->ld, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS &&
+	    fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+	    err != 0) {
+		snprintf(why, sizeof(why), "connect: %s", strerror(err));
+		dir_failed(dc, why);
+		return;
+	}
+	t0 = mono_ms();
 	if (cl->starttls)
 		rc = ldap_extended_operation(dc->ld, LDAP_EXOP_START_TLS, NULL,
 		    NULL, NULL, &dc->op_msgid);
@@ -325,8 +377,11 @@ dir_first_op(struct dir_conn *dc)
 		rc = ldap_sasl_bind(dc->ld, cl->bind_dn, LDAP_SASL_SIMPLE,
 		    &cred, NULL, NULL, &dc->op_msgid);
 	}
+	/* An ldaps:// handshake may have waited in there. */
+	event_base_update_cache_time(dc->base);
 	if (rc != LDAP_SUCCESS && rc != LDAP_X_CONNECTING) {
-		dir_failed(dc, ldap_err2string(rc));
+		dir_failed(dc, dir_connect_why(dc, rc, mono_ms() - t0, why,
+		    sizeof(why)));
 		return;
 	}
 	if (ldap_get_option(dc->ld, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS ||
@@ -349,6 +404,119 @@ dir_first_op(struct dir_conn *dc)
 	if (dc->ev_io == NULL || event_add(dc->ev_io, NULL) == -1)
 		dir_failed(dc, "out of memory");
 }
+
+/*
+ * Why the call that completes the connect failed (rc), for the log.  On
+ * an ldaps:// URI that call also made the TLS handshake; libldap says
+ * little of how it failed (a certificate that does not verify is
+ * "(unknown error code)" with GnuTLS), so the line names the likely
+ * cause.  took: ms the call took (the handshake waits up to timeout).
+ */
+static const char *
+dir_connect_why(struct dir_conn *dc, int rc, int64_t took, char *buf,
+    size_t len)
+{
+	char	*diag = NULL;
+
+	if (strncmp(dc->cl->uris[dc->uri], "ldaps://", 8) != 0 ||
+	    (rc != LDAP_SERVER_DOWN && rc != LDAP_CONNECT_ERROR &&
+	    rc != LDAP_TIMEOUT))
+		return ldap_err2string(rc);
+	if (took * 10 >= (int64_t)dc->cl->timeout * 9) {
+		snprintf(buf, len, "no TLS handshake in time (%s)",
+		    ldap_err2string(rc));
+		return buf;
+	}
+	/* GnuTLS's text for a certificate that fails is a placeholder. */
+	(void)ldap_get_option(dc->ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	snprintf(buf, len, "no connection or the TLS handshake failed: %s "
+	    "(is tls_ca_file the CA of the server's certificate?)",
+	    diag != NULL && diag[0] != '\0' && diag[0] != '(' ? diag :
+	    ldap_err2string(rc));
+	ldap_memfree(diag);
+	return buf;
+}
+
+/*
+ * The deadline layer (liblber Sockbuf_IO) for the StartTLS handshake.
+ * The TLS layer above reads and writes through it: each call waits for
+ * the socket, at most until the deadline, and past it fails with
+ * ETIMEDOUT, which the TLS library takes as fatal (EAGAIN would only
+ * make libldap try again, at once).
+ */
+static int
+dl_setup(Sockbuf_IO_Desc *sbiod, void *arg)
+{
+	sbiod->sbiod_pvt = arg;
+	return 0;
+}
+
+static int
+dl_remove(Sockbuf_IO_Desc *sbiod)
+{
+	sbiod->sbiod_pvt = NULL;
+	return 0;
+}
+
+static int
+dl_ctrl(Sockbuf_IO_Desc *sbiod, int opt, void *arg)
+{
+	return LBER_SBIOD_CTRL_NEXT(sbiod, opt, arg);
+}
+
+/* Wait until the socket is ready for ev; 0, or -1 (errno set). */
+static int
+dl_wait(Sockbuf_IO_Desc *sbiod, short ev)
+{
+	const struct dir_deadline	*dl = sbiod->sbiod_pvt;
+	struct pollfd			 pfd;
+	int64_t				 left;
+	int				 rc;
+
+	for (;;) {
+		if ((left = dl->at - mono_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		pfd.fd = dl->fd;
+		pfd.events = ev;
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		/* Ready, or an error or hangup the read or write will tell. */
+		if (rc > 0)
+			return 0;
+		if (rc == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+static ber_slen_t
+dl_read(Sockbuf_IO_Desc *sbiod, void *buf, ber_len_t len)
+{
+	if (dl_wait(sbiod, POLLIN) == -1)
+		return -1;
+	return LBER_SBIOD_READ_NEXT(sbiod, buf, len);
+}
+
+static ber_slen_t
+dl_write(Sockbuf_IO_Desc *sbiod, void *buf, ber_len_t len)
+{
+	if (dl_wait(sbiod, POLLOUT) == -1)
+		return -1;
+	return LBER_SBIOD_WRITE_NEXT(sbiod, buf, len);
+}
+
+/* The layer below (the TCP provider) closes the socket. */
+static int
+dl_close(Sockbuf_IO_Desc *sbiod)
+{
+	(void)sbiod;
+	return 0;
+}
+
+static Sockbuf_IO dir_deadline_io = {
+	dl_setup, dl_remove, dl_ctrl, dl_read, dl_write, dl_close
+};
 
 /* Send the bind on a connection that is up (and maybe under TLS). */
 static void
@@ -568,8 +736,11 @@ dir_handle(struct dir_conn *dc, LDAPMessage *msg)
 static void
 dir_handle_starttls(struct dir_conn *dc, LDAPMessage *msg)
 {
-	char	 why[160];
-	int	 err = LDAP_OTHER, rc;
+	struct dir_deadline	 dl;
+	Sockbuf			*sb = NULL;
+	char			 why[192];
+	int64_t			 t0;
+	int			 err = LDAP_OTHER, rc, layered;
 
 	if (ldap_parse_result(dc->ld, msg, &err, NULL, NULL, NULL, NULL, 0) !=
 	    LDAP_SUCCESS)
@@ -586,10 +757,28 @@ dir_handle_starttls(struct dir_conn *dc, LDAPMessage *msg)
 	 * so the option has no other use now.
 	 */
 	ldap_set_option(dc->ld, LDAP_OPT_CONNECT_ASYNC, LDAP_OPT_OFF);
-	if ((rc = ldap_install_tls(dc->ld)) != LDAP_SUCCESS) {
-		snprintf(why, sizeof(why), "StartTLS handshake failed: %s "
-		    "(is tls_ca_file the CA of the server's certificate?)",
-		    ldap_err2string(rc));
+	t0 = mono_ms();
+	dl.at = t0 + dc->cl->timeout;
+	dl.fd = -1;
+	layered = ldap_get_option(dc->ld, LDAP_OPT_SOCKBUF, &sb) ==
+	    LDAP_OPT_SUCCESS && sb != NULL &&
+	    ldap_get_option(dc->ld, LDAP_OPT_DESC, &dl.fd) ==
+	    LDAP_OPT_SUCCESS && dl.fd >= 0 &&
+	    ber_sockbuf_add_io(sb, &dir_deadline_io, DIR_SBIOD_LEVEL, &dl) == 0;
+	rc = ldap_install_tls(dc->ld);
+	/* dl is ours (the stack): the layer goes before we return. */
+	if (layered)
+		(void)ber_sockbuf_remove_io(sb, &dir_deadline_io,
+		    DIR_SBIOD_LEVEL);
+	event_base_update_cache_time(dc->base);
+	if (rc != LDAP_SUCCESS) {
+		if ((mono_ms() - t0) * 10 >= (int64_t)dc->cl->timeout * 9)
+			snprintf(why, sizeof(why), "StartTLS handshake failed: "
+			    "no answer in time (%s)", ldap_err2string(rc));
+		else
+			snprintf(why, sizeof(why), "StartTLS handshake failed: "
+			    "%s (is tls_ca_file the CA of the server's "
+			    "certificate?)", ldap_err2string(rc));
 		dir_failed(dc, why);
 		return;
 	}

@@ -181,12 +181,22 @@ void	 gcache_stats(struct gcache *, struct gcache_stats *,
 /* The cache's name for a user: ASCII lower case; 0 or -1 (too long). */
 int	 gcache_key(const char *user, char *key, size_t *keylen);
 
-/* groups_dir.c: the directory thread. */
-/* Start the thread for conf (main thread); NULL on failure. */
+/*
+ * groups_dir.c: the directory thread, which the ldap NTLM backend uses
+ * too (dir.h: dir_thread_start).
+ */
+/*
+ * Start the thread for conf, or, when it runs already (for the NTLM
+ * backend), give it the group lookups too (main thread); NULL on
+ * failure.  The fetches name their cache: the thread keeps none.
+ */
 struct gdir	*gdir_start(struct gcache *, const struct config *);
-/* A new config for the thread (main thread). */
+/* A new config for the thread (main thread); the same one again is no-op. */
 void	 gdir_reconf(struct gdir *, const struct config *);
-/* Stop and join the thread; fetches still running fail (main thread). */
+/*
+ * Stop and join the thread, whoever uses it (main thread, the workers
+ * joined); fetches and NTLM searches still running fail.
+ */
 void	 gdir_stop(struct gdir *);
 /* Hand f to the thread (any thread); finished there, or failed here. */
 void	 gdir_dispatch(struct gdir *, struct gfetch *);

@@ -1,12 +1,27 @@
 /*
- * The directory thread: the group searches of the whole process.
+ * The directory thread: the LDAP searches of the whole process, the
+ * group lookups' and the ldap NTLM backend's.
  *
- * One thread with its own event_base owns the LDAP connection the group
- * lookups use (dir_conn.c), so that no worker ever waits for the
- * directory, not even for a TLS handshake inside libldap.  Workers hand
- * it fetches through its inbox (inbox.h); each fetch becomes a job that
- * runs the searches of group_mode and finishes the fetch in the cache
- * (gcache_complete), whose waiters then go back to their workers.
+ * One thread with its own event_base owns the LDAP connections
+ * (dir_conn.c), so that no worker ever waits for the directory, not even
+ * for a TLS handshake inside libldap (ldaps:// or StartTLS: one blocking
+ * call, bounded by `timeout`).  It keeps two: "ldap groups" for the group
+ * lookups and "ldap" for the NTLM backend, each made when the config asks
+ * for it, so that each keeps its own log lines, backoff and queue.
+ *
+ * Workers hand the thread fetches through its inbox (inbox.h); each fetch
+ * becomes a job that runs the searches of group_mode and finishes the
+ * fetch in the cache (gcache_complete), whose waiters then go back to
+ * their workers.  The NTLM backend hands it tasks (struct dir_task,
+ * dir.h) the same way; a task searches on the NTLM connection and posts
+ * its answer back to its worker's inbox.
+ *
+ * The thread runs while the group lookups (auth_groups_start) or the
+ * ldap NTLM backend (dir_thread_start) need it, started by whichever
+ * needs it first; one thread serves both.  A separate thread for the
+ * NTLM backend would not stall less: both connections go to the same
+ * servers with the same TLS settings (one ldap section), so a server
+ * that stalls one handshake stalls the other's too.
  *
  * group_mode (RFC 4511 searches, one connection, pipelined):
  *  - ad: the user (user_filter), then the groups whose member attribute
@@ -24,9 +39,10 @@
  * The walks stop after max_depth levels of nesting, never visit a group
  * twice (loops end there), and keep at most GDIR_GROUPS_MAX groups.
  *
- * The thread's state (struct gdir but inbox, up) is its own.  The main
- * thread talks to it with messages through the same inbox: a new config
- * (a new connection; the old one finishes its jobs first) and stop.
+ * The thread's state (struct gdir but inbox, up and the main thread's
+ * part) is its own.  The main thread talks to it with messages through
+ * the same inbox: a new config (new connections; the old ones finish
+ * their jobs first) and stop.
  */
 #include "config.h"
 
@@ -76,17 +92,28 @@ struct gconn {
 TAILQ_HEAD(gconns, gconn);
 
 struct gdir {
-	struct gcache		*gc;
 	pthread_t		 thread;
 	struct event_base	*base;
-	struct inbox		*inbox;		/* fetches and messages */
-	struct gconns		 conns;		/* cur first, then retired */
-	struct gconn		*cur;
+	struct inbox		*inbox;		/* fetches, tasks, messages */
+	struct gconns		 conns;		/* current ones, and retired */
+	struct gconn		*cur;		/* the group lookups' */
+	struct gconn		*ncur;		/* the NTLM backend's */
 	int			 stopping;
 	int			 up;		/* atomic: the last search got
 						   an answer */
 	time_t			 warned;	/* rate limit of error lines */
+
+	/* the main thread's */
+	int			 for_groups;	/* auth_groups_start() uses it */
+	struct config		*sent;		/* the last config sent */
 };
+
+/*
+ * The process's directory thread, or NULL.  Set and cleared by the main
+ * thread only: started before the workers that need it get a config
+ * that does, stopped after they are joined; workers read it (atomic).
+ */
+static struct gdir	*gdir_proc;
 
 /* What a search of a job is for. */
 enum gsearch_kind {
@@ -158,6 +185,14 @@ static int	 gjob_search(struct gjob *, enum gsearch_kind, const char *base,
 		    int scope, char *filter, char **attrs, size_t group);
 static void	 gjob_next(struct gjob *);
 
+/* Does conf's NTLM backend read the directory? */
+static int
+gdir_ntlm_enabled(const struct config *conf)
+{
+	return conf != NULL && conf->ntlm.backend == NTLM_BACKEND_LDAP &&
+	    conf->ldap.enabled && conf->ldap.nuris > 0;
+}
+
 static int64_t
 mono_us(void)
 {
@@ -167,8 +202,10 @@ mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* A connection from conf; who and what name it in log lines (dir.h). */
 static struct gconn *
-gconn_new(struct gdir *gd, const struct config *conf)
+gconn_new(struct gdir *gd, const struct config *conf, const char *who,
+    const char *what)
 {
 	struct gconn	*c;
 
@@ -176,8 +213,8 @@ gconn_new(struct gdir *gd, const struct config *conf)
 		return NULL;
 	c->gd = gd;
 	c->conf = conf_ref((struct config *)conf);
-	if ((c->dc = dir_conn_new(gd->base, &c->conf->ldap, "ldap groups",
-	    "group lookups use cached groups or fail")) == NULL) {
+	if ((c->dc = dir_conn_new(gd->base, &c->conf->ldap, who, what)) ==
+	    NULL) {
 		conf_unref(c->conf);
 		free(c);
 		return NULL;
@@ -193,6 +230,8 @@ gconn_free(struct gconn *c)
 	TAILQ_REMOVE(&c->gd->conns, c, link);
 	if (c->gd->cur == c)
 		c->gd->cur = NULL;
+	if (c->gd->ncur == c)
+		c->gd->ncur = NULL;
 	dir_conn_free(c->dc);
 	conf_unref(c->conf);
 	free(c);
@@ -208,6 +247,64 @@ gconn_free_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->jobs == 0)
 		gconn_free(c);
+}
+
+/*
+ * A job or task on c ended.  A retired connection goes with its last
+ * one, from a fresh event: this runs inside its dir_conn's callbacks.
+ */
+static void
+gconn_job_end(struct gconn *c)
+{
+	c->jobs--;
+	if (c->retired && c->jobs == 0 && !c->gd->stopping)
+		event_base_once(c->gd->base, -1, EV_TIMEOUT, gconn_free_cb, c,
+		    NULL);
+}
+
+/* A newer config replaces c: it finishes what it runs, then closes. */
+static void
+gconn_retire(struct gconn *c)
+{
+	c->retired = 1;
+	if (c->jobs == 0)
+		gconn_free(c);
+}
+
+/*
+ * The connections conf asks for (the directory thread, or before it
+ * runs): the group lookups' when group_mode is set, the NTLM backend's
+ * when it is ldap.  Each replaces the one of the older config, which
+ * finishes its work first.  Out of memory, the old one stays.
+ */
+static void
+gdir_apply(struct gdir *gd, const struct config *conf)
+{
+	struct gconn	*old, *c;
+
+	old = gd->cur;
+	c = NULL;
+	if (auth_groups_enabled(conf) && (c = gconn_new(gd, conf,
+	    "ldap groups", "group lookups use cached groups or fail")) ==
+	    NULL)
+		log_warnx("groups: cannot use the new config (out of memory); "
+		    "keeping the old one");
+	else {
+		gd->cur = c;
+		if (old != NULL)
+			gconn_retire(old);
+	}
+	old = gd->ncur;
+	c = NULL;
+	if (gdir_ntlm_enabled(conf) && (c = gconn_new(gd, conf, "ldap",
+	    "sign-in by ldap fails")) == NULL)
+		log_warnx("ldap: cannot use the new config (out of memory); "
+		    "keeping the old one");
+	else {
+		gd->ncur = c;
+		if (old != NULL)
+			gconn_retire(old);
+	}
 }
 
 static void *
@@ -226,33 +323,38 @@ gdir_main(void *arg)
 	return NULL;
 }
 
-struct gdir *
-gdir_start(struct gcache *gc, const struct config *conf)
+/*
+ * Start the thread with the connections conf asks for (main thread).
+ * NULL on failure.
+ */
+static struct gdir *
+gdir_new(const struct config *conf)
 {
 	struct gdir	*gd;
+	struct gconn	*c;
 
 	if ((gd = calloc(1, sizeof(*gd))) == NULL)
 		return NULL;
-	gd->gc = gc;
 	TAILQ_INIT(&gd->conns);
 	if ((gd->base = event_base_new()) == NULL)
 		goto fail;
 	if ((gd->inbox = inbox_new(gd->base)) == NULL)
 		goto fail;
-	if ((gd->cur = gconn_new(gd, conf)) == NULL)
+	gdir_apply(gd, conf);
+	if ((auth_groups_enabled(conf) && gd->cur == NULL) ||
+	    (gdir_ntlm_enabled(conf) && gd->ncur == NULL))
 		goto fail;
+	gd->sent = conf_ref((struct config *)conf);
 	if (pthread_create(&gd->thread, NULL, gdir_main, gd) != 0)
 		goto fail;
-	log_info("groups: directory thread started (group_mode %s, cache of "
-	    "%d users)", conf->ldap.group_mode == GROUP_MODE_AD ? "ad" :
-	    conf->ldap.group_mode == GROUP_MODE_MEMBEROF ? "memberof" :
-	    "member", conf->ldap.cache_size);
+	/* Workers see the thread only once it runs. */
+	__atomic_store_n(&gdir_proc, gd, __ATOMIC_RELEASE);
 	return gd;
 
  fail:
-	log_warnx("groups: cannot start the directory thread");
-	if (gd->cur != NULL)
-		gconn_free(gd->cur);
+	while ((c = TAILQ_FIRST(&gd->conns)) != NULL)
+		gconn_free(c);
+	conf_unref(gd->sent);
 	if (gd->inbox != NULL)
 		inbox_free(gd->inbox);
 	if (gd->base != NULL)
@@ -261,11 +363,60 @@ gdir_start(struct gcache *gc, const struct config *conf)
 	return NULL;
 }
 
+static const char *
+gdir_mode_name(const struct config *conf)
+{
+	return conf->ldap.group_mode == GROUP_MODE_AD ? "ad" :
+	    conf->ldap.group_mode == GROUP_MODE_MEMBEROF ? "memberof" :
+	    "member";
+}
+
+/*
+ * The group lookups' start (groups.c).  The thread may run already, for
+ * the NTLM backend: it then takes the group lookups too.  The fetches
+ * name their cache (gfetch->gc): gc is not kept here.
+ */
+struct gdir *
+gdir_start(struct gcache *gc, const struct config *conf)
+{
+	struct gdir	*gd;
+
+	(void)gc;
+	if ((gd = gdir_proc) != NULL) {
+		gd->for_groups = 1;
+		gdir_reconf(gd, conf);
+		log_info("groups: group lookups on the directory thread "
+		    "(group_mode %s, cache of %d users)", gdir_mode_name(conf),
+		    conf->ldap.cache_size);
+		return gd;
+	}
+	if ((gd = gdir_new(conf)) == NULL) {
+		log_warnx("groups: cannot start the directory thread");
+		return NULL;
+	}
+	gd->for_groups = 1;
+	log_info("groups: directory thread started (group_mode %s, cache of "
+	    "%d users)", gdir_mode_name(conf), conf->ldap.cache_size);
+	return gd;
+}
+
 /* Post a message to the thread (main thread). */
 static void
 gdir_send(struct gdir *gd, enum gmsg_type type, const struct config *conf)
 {
 	struct gmsg	*m;
+
+	/*
+	 * The group lookups and the NTLM backend both hand the thread each
+	 * new config: the second time it is the same one, and changes
+	 * nothing (a new config would make new connections).
+	 */
+	if (type == GM_RECONF) {
+		if (conf == gd->sent)
+			return;
+		conf_unref(gd->sent);
+		gd->sent = conf_ref((struct config *)conf);
+	}
 
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
 		log_warnx("groups: out of memory");
@@ -289,9 +440,11 @@ gdir_reconf(struct gdir *gd, const struct config *conf)
 void
 gdir_stop(struct gdir *gd)
 {
+	__atomic_store_n(&gdir_proc, NULL, __ATOMIC_RELEASE);
 	gdir_send(gd, GM_STOP, NULL);
 	pthread_join(gd->thread, NULL);
 	event_base_free(gd->base);
+	conf_unref(gd->sent);
 	free(gd);
 }
 
@@ -307,27 +460,11 @@ gdir_inbox_msg(struct inbox_item *it)
 {
 	struct gmsg	*m = (struct gmsg *)it;
 	struct gdir	*gd = m->gd;
-	struct gconn	*old = gd->cur, *c;
 
 	switch (m->type) {
 	case GM_RECONF:
-		/*
-		 * A new connection (none when groups are off now); the old
-		 * one finishes what it runs, then closes.
-		 */
-		c = NULL;
-		if (auth_groups_enabled(m->conf) &&
-		    (c = gconn_new(gd, m->conf)) == NULL) {
-			log_warnx("groups: cannot use the new config (out of "
-			    "memory); keeping the old one");
-			break;
-		}
-		gd->cur = c;
-		if (old != NULL) {
-			old->retired = 1;
-			if (old->jobs == 0)
-				gconn_free(old);
-		}
+		/* New connections (none for what is off now). */
+		gdir_apply(gd, m->conf);
 		break;
 	case GM_STOP:
 		event_base_loopbreak(gd->base);
@@ -973,7 +1110,6 @@ gjob_next(struct gjob *j)
 static void
 gjob_finish(struct gjob *j)
 {
-	struct gdir		*gd = j->gd;
 	struct gconn		*c = j->conn;
 	struct auth_groups	*groups = NULL;
 	const char		**cn = NULL, **dn = NULL;
@@ -1011,13 +1147,9 @@ gjob_finish(struct gjob *j)
 			    j->ng);
 		}
 	}
-	c->jobs--;
-	gfetch_finish(gd->gc, j->fetch, groups,
+	gfetch_finish(j->fetch->gc, j->fetch, groups,
 	    (int64_t)c->conf->ldap.stale_ttl * 1000000, why);
-	/* A retired connection goes with its last job, from a fresh event. */
-	if (c->retired && c->jobs == 0 && !gd->stopping)
-		event_base_once(gd->base, -1, EV_TIMEOUT, gconn_free_cb, c,
-		    NULL);
+	gconn_job_end(c);
 	gjob_free(j);
 }
 
@@ -1033,12 +1165,12 @@ gfetch_run(struct inbox_item *it)
 	char			**attrs;
 
 	if (gd->stopping || c == NULL) {
-		gfetch_finish(gd->gc, f, NULL, 0, gd->stopping ?
+		gfetch_finish(f->gc, f, NULL, 0, gd->stopping ?
 		    "directory thread stopping" : "group lookups are off");
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
-		gfetch_finish(gd->gc, f, NULL, (int64_t)c->conf->ldap.stale_ttl *
+		gfetch_finish(f->gc, f, NULL, (int64_t)c->conf->ldap.stale_ttl *
 		    1000000, "out of memory");
 		return;
 	}
@@ -1070,4 +1202,99 @@ gfetch_run(struct inbox_item *it)
 	if (gjob_search(j, GS_USER, j->cl->base_dn, LDAP_SCOPE_SUBTREE,
 	    dir_filter_build(j->cl->user_filter, &names), attrs, 0) == -1)
 		gjob_finish(j);
+}
+
+/*
+ * The ldap NTLM backend's side of the thread.
+ */
+
+/* The thread: a task to run on the NTLM connection. */
+static void
+dtask_run(struct inbox_item *it)
+{
+	struct dir_task	*t = (struct dir_task *)it;
+	struct gdir	*gd = t->gd;
+	struct gconn	*c = gd->ncur;
+
+	t->conn = NULL;
+	if (gd->stopping || c == NULL) {
+		/*
+		 * Stopping, or a reload turned the backend off and this
+		 * worker has not got that config yet: fail closed.
+		 */
+		t->run(t, NULL, NULL, gd->stopping ? "directory thread "
+		    "stopping" : "the ldap NTLM backend is off");
+		return;
+	}
+	t->conn = c;
+	c->jobs++;
+	t->run(t, c->dc, c->conf, NULL);
+}
+
+/* The thread is gone: the task answers without it (any thread). */
+static void
+dtask_discard(struct inbox_item *it)
+{
+	struct dir_task	*t = (struct dir_task *)it;
+
+	t->discard(t);
+}
+
+int
+dir_thread_submit(struct dir_task *t, struct inbox *reply)
+{
+	struct gdir	*gd = __atomic_load_n(&gdir_proc, __ATOMIC_ACQUIRE);
+
+	if (gd == NULL)
+		return -1;
+	t->item.done = dtask_run;
+	t->item.discard = dtask_discard;
+	t->gd = gd;
+	t->conn = NULL;
+	/* Both promises first: the answer may be back before we return. */
+	inbox_expect(reply);
+	inbox_expect(gd->inbox);
+	inbox_post(gd->inbox, &t->item);
+	return 0;
+}
+
+void
+dir_task_end(struct dir_task *t)
+{
+	struct gconn	*c = t->conn;
+
+	t->conn = NULL;
+	if (c != NULL)
+		gconn_job_end(c);
+}
+
+int
+dir_thread_start(const struct config *conf)
+{
+	struct gdir	*gd;
+
+	if ((gd = gdir_proc) != NULL) {
+		/* Running (for either): the config decides its connections. */
+		gdir_reconf(gd, conf);
+		return 0;
+	}
+	if (!gdir_ntlm_enabled(conf))
+		return 0;
+	if (gdir_new(conf) == NULL) {
+		log_warnx("ldap: cannot start the directory thread");
+		return -1;
+	}
+	log_info("ldap: directory thread started (the ldap NTLM backend "
+	    "searches there)");
+	return 0;
+}
+
+void
+dir_thread_stop(void)
+{
+	struct gdir	*gd = gdir_proc;
+
+	/* The group lookups' stop stops it when they use it too. */
+	if (gd != NULL && !gd->for_groups)
+		gdir_stop(gd);
 }

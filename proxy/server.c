@@ -166,8 +166,11 @@ server_start(const char *file, struct config *conf)
 	srv.nworkers = conf->workers;
 	if (accesslog_open(conf->access_log) == -1)
 		return -1;
-	/* The directory thread first: workers may ask it at once. */
-	if (auth_groups_start(conf) == -1)
+	/*
+	 * The directory thread first (for the group lookups, the ldap NTLM
+	 * backend, or both): workers may ask it at once.
+	 */
+	if (auth_groups_start(conf) == -1 || ntlm_ldap_start(conf) == -1)
 		return -1;
 	if (open_new_listeners(conf, NULL, srv.nworkers, &fds, &texts,
 	    &n) == -1)
@@ -246,9 +249,12 @@ server_reload(void)
 	}
 	/*
 	 * Last, since it cannot be undone (it may empty the cache), and
-	 * before the workers get nc: they may ask for groups at once.
+	 * before the workers get nc: they may ask for groups (or NT hashes)
+	 * at once.  ntlm_ldap_start() fails only when it has to start the
+	 * directory thread, which auth_groups_start() did not start then:
+	 * nothing of nc is in use yet.
 	 */
-	if (auth_groups_start(nc) == -1) {
+	if (auth_groups_start(nc) == -1 || ntlm_ldap_start(nc) == -1) {
 		log_warnx("reload failed (the directory thread cannot start), "
 		    "keeping the running config");
 		for (w = 0; w < srv.nworkers; w++) {
@@ -340,6 +346,7 @@ server_join(void)
 	for (w = 0; w < srv.nworkers; w++)
 		worker_join(&srv.workers[w]);
 	/* No worker asks any more: the directory thread may go. */
+	ntlm_ldap_stop();
 	auth_groups_stop();
 	accesslog_close();
 }
