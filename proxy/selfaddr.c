@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 
 #include <ifaddrs.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +33,22 @@ static __thread struct {
 	struct sockaddr_storage	*addrs;
 	size_t			 n;
 } self_cache;
+
+/* The cache's array goes with its thread: a key whose destructor frees it. */
+static pthread_key_t	self_key_free;
+static pthread_once_t	self_once = PTHREAD_ONCE_INIT;
+
+static void
+self_free(void *p)
+{
+	free(p);
+}
+
+static void
+self_key_init(void)
+{
+	(void)pthread_key_create(&self_key_free, self_free);
+}
 
 static int
 self_port(const struct sockaddr *sa)
@@ -113,6 +130,8 @@ self_refresh(void)
 	}
 	freeifaddrs(ifa);
 	free(self_cache.addrs);
+	pthread_once(&self_once, self_key_init);
+	(void)pthread_setspecific(self_key_free, a);
 	self_cache.addrs = a;
 	self_cache.n = n;
 	self_cache.at = now;
