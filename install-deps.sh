@@ -6,7 +6,7 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 
 BUILD="build-essential autoconf automake libtool pkg-config libevent-dev
-  libkrb5-dev libntlm0-dev libssl-dev libldap-dev libconfuse-dev"
+  libkrb5-dev libntlm0-dev libssl-dev libldap-dev libconfuse-dev libpcre2-dev"
 TEST="curl openssl python3 iproute2 procps clang winbind python3-ntlm-auth
   libclang-rt-14-dev valgrind slapd ldap-utils samba
   samba-ad-dc samba-ad-provision krb5-kdc krb5-admin-server krb5-user

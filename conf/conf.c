@@ -32,6 +32,13 @@
  * start-up and reload all see its errors as "HASHFILE:LINE: message",
  * and its bytes are wiped before they are freed.
  *
+ * The policy's rule, category and schedule blocks (many of each, unique
+ * names) are not in conf_vars[]: their options come from the policy
+ * engine's condition names (conf_pol_opts), their values stay strings,
+ * the line of each option is kept per block (conf_cb_pol), and the whole
+ * policy is compiled by policy_build() at every load (conf_policy), its
+ * errors reported at those lines.
+ *
  * libconfuse keeps its lexer in globals and its callbacks carry no user
  * pointer, so the state of one load lives in conf_cur: conf_load() is not
  * reentrant and must only be called from one thread at a time (the main
@@ -58,6 +65,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "policy.h"
 
 #define CONF_MAX_INCLUDE	8	/* include() nesting depth */
 #define CONF_MSG_MAX		512	/* one error message */
@@ -98,6 +106,9 @@ enum conf_vtype {
 	CV_GROUPMODE,	/* none | ad | memberof | member */
 	CV_DIRFAIL,	/* deny | allow */
 	CV_SOCKET,	/* an absolute path fit for a UNIX socket */
+	CV_ACTION,	/* allow | block | warn (default_action) */
+	CV_TEXT,	/* one string: not empty, no control characters */
+	CV_TEXTS,	/* a list of those */
 };
 
 struct conf_var {
@@ -167,8 +178,23 @@ static const struct conf_var conf_vars[] = {
 	{ "dns_negative_ttl", CV_INT, NULL, 10, 0, 3600, NULL,
 	    FIELD(dns_negative_ttl) },
 
+	/* Both names of each list are merged (bypass_* is the newer). */
 	{ "direct_domains", CV_DOMAINS, "pac", 0, 0, 0, NULL, NOFIELD },
 	{ "direct_networks", CV_CIDRS, "pac", 0, 0, 0, NULL, NOFIELD },
+	{ "bypass_domains", CV_DOMAINS, "pac", 0, 0, 0, NULL, NOFIELD },
+	{ "bypass_networks", CV_CIDRS, "pac", 0, 0, 0, NULL, NOFIELD },
+
+	/*
+	 * The Internet Access policy: the rule, category and schedule
+	 * blocks (conf_policy_*), and these top-level options.
+	 */
+	{ "default_action", CV_ACTION, NULL, POLICY_ALLOW, 0, 0, NULL,
+	    FIELD(policy_default) },
+	{ "warn_ttl", CV_INT, NULL, 3600, 1, 31536000, NULL,
+	    FIELD(policy_warn_ttl) },
+	{ "policy_timezone", CV_TEXT, NULL, 0, 0, 0, NULL,
+	    FIELD(policy_timezone) },
+	{ "category_dir", CV_TEXTS, NULL, 0, 0, 0, NULL, NOFIELD },
 
 	/*
 	 * NTLM sign-in.  MS-NLMP lets a server accept NTLMv2 timestamps up
@@ -284,6 +310,23 @@ static const struct conf_section {
 };
 #define CONF_NSECTIONS	(sizeof(conf_sections) / sizeof(conf_sections[0]))
 
+/*
+ * The policy blocks (policy/policy.h has the language): rule "name" { },
+ * category "name" { } and schedule "name" { }.  A rule's options come
+ * from the engine's condition names, each also as not_NAME, so a new
+ * condition needs no change here.  Every value is a string (a list for
+ * conditions); the engine parses and checks them at policy_build(),
+ * which gets the line of each option to report errors at.
+ */
+#define CONF_POL_MAXOPTS	(2 * POLICY_NCOND + 8)
+static const char *const conf_rule_opts[] = {
+	"action", "monitor_action", "auth", "warn_ttl"
+};
+static const char *const conf_cat_lists[] = {
+	"domains_file", "urls_file", "domains"
+};
+static const char *const conf_sched_lists[] = { "days", "times" };
+
 /* Where an option was last set, for messages about it after the parse. */
 struct conf_where {
 	char		*file;
@@ -297,6 +340,25 @@ struct conf_where {
 struct conf_secend {
 	const cfg_t	*sec;
 	struct conf_where at;
+};
+
+/*
+ * Where a value of a rule, category or schedule block was given: those
+ * blocks are many, so the lines are kept per (block, option) rather
+ * than in where[].  file indexes conf_parse.pfiles.
+ */
+struct conf_pwhere {
+	const cfg_t	*sec;
+	const char	*opt;		/* libconfuse's copy of the name */
+	int		 file;
+	int		 line;
+};
+
+/* The end of a rule, category or schedule block. */
+struct conf_pend {
+	const cfg_t	*sec;
+	int		 file;
+	int		 line;
 };
 
 /* The state of one conf_load(), reached from the libconfuse callbacks. */
@@ -316,6 +378,13 @@ struct conf_parse {
 	struct conf_secend neg_end;	/* the negotiate section, if any */
 	struct conf_secend *net_end;	/* each network, in file order */
 	size_t		 nnet_end;
+	const char	*curbuf;	/* text being parsed (conf_parse_buf) */
+	char		**pfiles;	/* file names the policy blocks cite */
+	size_t		 npfiles;
+	struct conf_pwhere *pw;		/* policy values, in parse order */
+	size_t		 npw, pwcap;
+	struct conf_pend *pend;		/* policy blocks' closing braces */
+	size_t		 npend;
 };
 
 static struct conf_parse *conf_cur;
@@ -327,6 +396,7 @@ static void	 conf_errat(struct conf_parse *, const struct conf_var *,
 		    __attribute__((__format__(__printf__, 3, 4)));
 static void	 conf_errfunc(cfg_t *, const char *, va_list);
 static const char *conf_filename(cfg_t *);
+static const char *conf_line_word(struct conf_parse *, int);
 static const struct conf_var *conf_var_find(const char *, const char *);
 static const struct conf_var *conf_var_of(cfg_t *, cfg_opt_t *);
 static void	 conf_note(cfg_t *, const struct conf_var *);
@@ -340,6 +410,7 @@ static int	 conf_cb_backend(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	 conf_cb_auth(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	 conf_cb_groupmode(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	 conf_cb_dirfail(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_cb_action(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	 conf_socket_path_ok(const char *);
 static int	 conf_secend_set(struct conf_secend *, cfg_t *, const cfg_t *);
 static int	 conf_end_ntlm(cfg_t *, cfg_opt_t *);
@@ -387,6 +458,20 @@ static int	 conf_hashent_cmp(const void *, const void *);
 static int	 conf_casecmp(const char *, const char *);
 static void	 conf_parse_free(struct conf_parse *);
 static void	 conf_free(struct config *);
+static int	 conf_pfile(struct conf_parse *, const char *);
+static int	 conf_cb_pol(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_pol_end(cfg_t *, cfg_opt_t *, const char *);
+static int	 conf_end_rule(cfg_t *, cfg_opt_t *);
+static int	 conf_end_category(cfg_t *, cfg_opt_t *);
+static int	 conf_end_schedule(cfg_t *, cfg_opt_t *);
+static size_t	 conf_pol_opts(cfg_opt_t *, const char *);
+static const struct conf_pwhere *conf_pw_find(struct conf_parse *,
+		    const cfg_t *, const char *);
+static int	 conf_pol_line(struct conf_parse *, const cfg_t *,
+		    const char *, const char **);
+static int	 conf_pol_list(struct conf_parse *, cfg_t *, const char *,
+		    struct policy_list *);
+static int	 conf_policy(struct conf_parse *, struct config *, cfg_t *);
 
 /*
  * Append one message to the caller's buffer, newline separated.  Control
@@ -457,11 +542,14 @@ conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	line = cfg != NULL ? cfg->line : 0;
-	/* CFGF_NO_TITLE_DUPES; only network sections have titles. */
+	/*
+	 * CFGF_NO_TITLE_DUPES.  libconfuse does not say which kind of
+	 * block; the line it stands on does ("rule \"x\" {").
+	 */
 	if (strncmp(msg, "found duplicate title ", 22) == 0) {
 		snprintf(title, sizeof(title), "%s", msg + 22);
-		snprintf(msg, sizeof(msg), "network %.400s is defined twice",
-		    title);
+		snprintf(msg, sizeof(msg), "%s %.400s is defined twice",
+		    conf_line_word(p, line), title);
 	}
 	/*
 	 * At end of input libconfuse is on our sentinel line (or past it):
@@ -476,6 +564,34 @@ conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 		conf_err(p, "%s:%d: %s", conf_filename(cfg), line, msg);
 	else
 		conf_err(p, "%s: %s", conf_filename(cfg), msg);
+}
+
+/*
+ * The kind of titled block ("network", "rule", "category", "schedule")
+ * that starts on line of the text being parsed; "network" if none does.
+ */
+static const char *
+conf_line_word(struct conf_parse *p, int line)
+{
+	static const char *const kinds[] = {
+		"rule", "category", "schedule", "network"
+	};
+	const char	*s = p->curbuf;
+	size_t		 i, n;
+
+	for (; s != NULL && line > 1; line--)
+		if ((s = strchr(s, '\n')) != NULL)
+			s++;
+	if (s == NULL)
+		return ("network");
+	s += strspn(s, " \t");
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		n = strlen(kinds[i]);
+		if (strncmp(s, kinds[i], n) == 0 &&
+		    (s[n] == ' ' || s[n] == '\t' || s[n] == '"'))
+			return (kinds[i]);
+	}
+	return ("network");
 }
 
 /*
@@ -704,6 +820,15 @@ conf_cb_str(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 			cfg_error(cfg, "%s: '%s' is not ldap://host[:port] or "
 			    "ldaps://host[:port]", v->name, value);
 		break;
+	case CV_TEXT:
+	case CV_TEXTS:
+		for (s = value; *s != '\0'; s++)
+			if ((unsigned char)*s < 0x20 || *s == 0x7f)
+				break;
+		if (*value == '\0' || *s != '\0')
+			cfg_error(cfg, "%s: must not be empty nor hold control "
+			    "characters", v->name);
+		break;
 	case CV_DN:
 		for (s = value; *s != '\0'; s++)
 			if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -902,6 +1027,23 @@ conf_cb_dirfail(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 
 	return (conf_word(cfg, opt, value, result, words, DIR_FAILURE_DENY,
 	    "deny or allow"));
+}
+
+/*
+ * default_action: what a request no rule matches gets.  monitor is a
+ * rule's action only (it logs what a rule would do).
+ */
+static int
+conf_cb_action(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const struct conf_word words[] = {
+		{ "allow", POLICY_ALLOW }, { "block", POLICY_BLOCK },
+		{ "warn", POLICY_WARN },
+		{ NULL, 0 }
+	};
+
+	return (conf_word(cfg, opt, value, result, words, POLICY_ALLOW,
+	    "allow, block or warn"));
 }
 
 /*
@@ -1434,7 +1576,7 @@ static int
 conf_parse_buf(struct conf_parse *p, cfg_t *cfg, const char *buf)
 {
 	FILE		*fp;
-	const char	*s;
+	const char	*s, *savebuf = p->curbuf;
 	int		 rc, saveseen = p->eofseen, saveline = p->eofline;
 
 	if ((fp = fmemopen((void *)(uintptr_t)buf, strlen(buf), "r")) == NULL) {
@@ -1446,7 +1588,9 @@ conf_parse_buf(struct conf_parse *p, cfg_t *cfg, const char *buf)
 	for (s = buf; (s = strchr(s, '\n')) != NULL; s++)
 		p->eofline++;
 	p->eofseen = 0;
+	p->curbuf = buf;
 	rc = cfg_parse_fp(cfg, fp) == CFG_SUCCESS ? 0 : -1;
+	p->curbuf = savebuf;
 	fclose(fp);
 	if (rc == 0 && !p->eofseen) {
 		conf_err(p, "%s:%d: end of file inside a comment",
@@ -1602,6 +1746,11 @@ conf_opt_init(cfg_opt_t *o, const struct conf_var *v)
 		o->def.number = v->def;
 		o->parsecb = conf_cb_dirfail;
 		break;
+	case CV_ACTION:
+		o->type = CFGT_INT;
+		o->def.number = v->def;
+		o->parsecb = conf_cb_action;
+		break;
 	case CV_HOSTNAME:
 	case CV_PATH:
 	case CV_NBNAME:
@@ -1611,6 +1760,7 @@ conf_opt_init(cfg_opt_t *o, const struct conf_var *v)
 	case CV_ATTR:
 	case CV_PRINCIPAL:
 	case CV_SOCKET:
+	case CV_TEXT:
 		o->type = CFGT_STR;
 		o->def.string = v->sdef;
 		o->parsecb = conf_cb_str;
@@ -1620,6 +1770,7 @@ conf_opt_init(cfg_opt_t *o, const struct conf_var *v)
 	case CV_CIDRS:
 	case CV_URIS:
 	case CV_REALMS:
+	case CV_TEXTS:
 		o->type = CFGT_STR;
 		o->flags = CFGF_LIST;
 		o->def.parsed = (char *)v->sdef;
@@ -1655,8 +1806,10 @@ conf_opt_eof(cfg_opt_t *o)
 static cfg_t *
 conf_cfg_init(void)
 {
-	cfg_opt_t	 top[CONF_NVARS + CONF_NSECTIONS + 3];
+	static const char *const pols[] = { "rule", "category", "schedule" };
+	cfg_opt_t	 top[CONF_NVARS + CONF_NSECTIONS + 3 + 3];
 	cfg_opt_t	 sub[CONF_NSECTIONS][CONF_NVARS + 3];
+	cfg_opt_t	 psub[3][CONF_POL_MAXOPTS];
 	size_t		 i, j, n, ntop = 0;
 	cfg_t		*cfg;
 
@@ -1680,6 +1833,18 @@ conf_cfg_init(void)
 		top[ntop].flags = conf_sections[j].flags;
 		top[ntop++].subopts = sub[j];
 	}
+	/* The policy blocks: many of each, in file order, unique names. */
+	for (j = 0; j < 3; j++) {
+		n = conf_pol_opts(psub[j], pols[j]);
+		conf_opt_func(&psub[j][n++], "include", conf_include);
+		conf_opt_eof(&psub[j][n++]);
+		memset(&psub[j][n], 0, sizeof(psub[j][n]));
+		memset(&top[ntop], 0, sizeof(top[ntop]));
+		top[ntop].name = pols[j];
+		top[ntop].type = CFGT_SEC;
+		top[ntop].flags = CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES;
+		top[ntop++].subopts = psub[j];
+	}
 	conf_opt_func(&top[ntop++], "include", conf_include);
 	conf_opt_eof(&top[ntop++]);
 	memset(&top[ntop], 0, sizeof(top[ntop]));
@@ -1692,6 +1857,9 @@ conf_cfg_init(void)
 	cfg_set_validate_func(cfg, "network", conf_end_network);
 	cfg_set_validate_func(cfg, "ldap", conf_end_ldap);
 	cfg_set_validate_func(cfg, "negotiate", conf_end_negotiate);
+	cfg_set_validate_func(cfg, "rule", conf_end_rule);
+	cfg_set_validate_func(cfg, "category", conf_end_category);
+	cfg_set_validate_func(cfg, "schedule", conf_end_schedule);
 	return (cfg);
 }
 
@@ -1735,7 +1903,8 @@ static int
 conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 {
 	unsigned int	 i, n = cfg_opt_size(o);
-	char		*base = (char *)c, *s;
+	char		*base = (char *)c, *s, **pp;
+	struct cidr	*cp;
 	long		 num;
 
 	switch (v->type) {
@@ -1746,6 +1915,7 @@ conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 	case CV_BOOL:
 	case CV_GROUPMODE:
 	case CV_DIRFAIL:
+	case CV_ACTION:
 		num = cfg_opt_getnint(o, 0);
 		if (v->type == CV_LOGFMT)
 			c->log_format = (enum log_format)num;
@@ -1784,6 +1954,7 @@ conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 	case CV_ATTR:
 	case CV_PRINCIPAL:
 	case CV_SOCKET:
+	case CV_TEXT:
 		/* Unset (NULL) stays NULL: conf_check fills defaults. */
 		if ((s = cfg_opt_getnstr(o, 0)) == NULL)
 			break;
@@ -1797,28 +1968,43 @@ conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 	case CV_AUTH:
 		break;		/* conf_copy_networks() */
 	case CV_DOMAINS:
-		if (n > 0 && (c->pac_direct_domains = calloc(n,
-		    sizeof(char *))) == NULL)
+		/* Two option names feed the list: append. */
+		if (n > 0 && (pp = reallocarray(c->pac_direct_domains,
+		    c->pac_ndirect_domains + n, sizeof(char *))) == NULL)
 			return (-1);
+		if (n > 0)
+			c->pac_direct_domains = pp;
 		for (i = 0; i < n; i++) {
 			/* DNS names compare without case (RFC 4343). */
 			if ((s = strdup(cfg_opt_getnstr(o, i))) == NULL)
 				return (-1);
-			c->pac_direct_domains[i] = s;
-			c->pac_ndirect_domains = i + 1;
+			c->pac_direct_domains[c->pac_ndirect_domains++] = s;
 			for (; *s != '\0'; s++)
 				*s = (char)tolower((unsigned char)*s);
 		}
 		break;
 	case CV_CIDRS:
-		if (n > 0 && (c->pac_direct_networks = calloc(n,
-		    sizeof(struct cidr))) == NULL)
+		if (n > 0 && (cp = reallocarray(c->pac_direct_networks,
+		    c->pac_ndirect_networks + n, sizeof(struct cidr))) == NULL)
 			return (-1);
+		if (n > 0)
+			c->pac_direct_networks = cp;
 		for (i = 0; i < n; i++)
 			if (cidr_parse(cfg_opt_getnstr(o, i),
-			    &c->pac_direct_networks[i]) == -1)
+			    &c->pac_direct_networks[c->pac_ndirect_networks++])
+			    == -1)
 				return (-1);
-		c->pac_ndirect_networks = n;
+		break;
+	case CV_TEXTS:
+		if (n > 0 && (c->category_dirs = calloc(n, sizeof(char *))) ==
+		    NULL)
+			return (-1);
+		for (i = 0; i < n; i++) {
+			if ((c->category_dirs[i] = strdup(cfg_opt_getnstr(o,
+			    i))) == NULL)
+				return (-1);
+			c->ncategory_dirs = i + 1;
+		}
 		break;
 	case CV_URIS:
 		if (n > 0 && (c->ldap.uris = calloc(n, sizeof(char *))) ==
@@ -2593,6 +2779,7 @@ conf_load(const char *file, const char *text, char *err, size_t errlen)
 	struct conf_parse	 p;
 	struct config		*c = NULL;
 	cfg_t			*cfg = NULL;
+	int			 rc;
 
 	memset(&p, 0, sizeof(p));
 	p.file = file != NULL ? file : "(config)";
@@ -2616,7 +2803,11 @@ conf_load(const char *file, const char *text, char *err, size_t errlen)
 		goto fail;
 	}
 	c->refcnt = 1;
-	if (conf_copy(&p, c, cfg) == -1 || conf_check(&p, c) == -1)
+	if (conf_copy(&p, c, cfg) == -1)
+		goto fail;
+	/* Both, so that -t shows the policy's errors with the others. */
+	rc = conf_check(&p, c);
+	if (conf_policy(&p, c, cfg) == -1 || rc == -1)
 		goto fail;
 
 	cfg_free(cfg);
@@ -2634,6 +2825,443 @@ conf_load(const char *file, const char *text, char *err, size_t errlen)
 	return (NULL);
 }
 
+/* The index of file in p->pfiles, added if new; -1 when out of memory. */
+static int
+conf_pfile(struct conf_parse *p, const char *file)
+{
+	char	**f;
+	size_t	  i;
+
+	for (i = p->npfiles; i > 0; i--)
+		if (strcmp(p->pfiles[i - 1], file) == 0)
+			return ((int)i - 1);
+	if ((f = reallocarray(p->pfiles, p->npfiles + 1, sizeof(*f))) == NULL)
+		return (-1);
+	p->pfiles = f;
+	if ((f[p->npfiles] = strdup(file)) == NULL)
+		return (-1);
+	return ((int)p->npfiles++);
+}
+
+/*
+ * Fill opts with the options of policy block kind ("rule", "category",
+ * "schedule"); returns how many.  Names live in static storage: cfg_init
+ * copies them anyway.
+ */
+static size_t
+conf_pol_opts(cfg_opt_t *opts, const char *kind)
+{
+	static char	 notnames[POLICY_NCOND][40];
+	size_t		 i, n = 0;
+
+	if (strcmp(kind, "rule") == 0) {
+		for (i = 0; i < POLICY_NCOND; i++) {
+			memset(&opts[n], 0, sizeof(opts[n]));
+			opts[n].name = policy_cond_name((int)i);
+			opts[n].type = CFGT_STR;
+			opts[n].flags = CFGF_LIST;
+			opts[n++].parsecb = conf_cb_pol;
+			snprintf(notnames[i], sizeof(notnames[i]), "not_%s",
+			    policy_cond_name((int)i));
+			memset(&opts[n], 0, sizeof(opts[n]));
+			opts[n].name = notnames[i];
+			opts[n].type = CFGT_STR;
+			opts[n].flags = CFGF_LIST;
+			opts[n++].parsecb = conf_cb_pol;
+		}
+		for (i = 0; i < sizeof(conf_rule_opts) /
+		    sizeof(conf_rule_opts[0]); i++) {
+			memset(&opts[n], 0, sizeof(opts[n]));
+			opts[n].name = conf_rule_opts[i];
+			opts[n].type = CFGT_STR;
+			opts[n++].parsecb = conf_cb_pol;
+		}
+	} else if (strcmp(kind, "category") == 0) {
+		for (i = 0; i < sizeof(conf_cat_lists) /
+		    sizeof(conf_cat_lists[0]); i++) {
+			memset(&opts[n], 0, sizeof(opts[n]));
+			opts[n].name = conf_cat_lists[i];
+			opts[n].type = CFGT_STR;
+			opts[n].flags = CFGF_LIST;
+			opts[n++].parsecb = conf_cb_pol;
+		}
+	} else {
+		for (i = 0; i < sizeof(conf_sched_lists) /
+		    sizeof(conf_sched_lists[0]); i++) {
+			memset(&opts[n], 0, sizeof(opts[n]));
+			opts[n].name = conf_sched_lists[i];
+			opts[n].type = CFGT_STR;
+			opts[n].flags = CFGF_LIST;
+			opts[n++].parsecb = conf_cb_pol;
+		}
+		memset(&opts[n], 0, sizeof(opts[n]));
+		opts[n].name = "timezone";
+		opts[n].type = CFGT_STR;
+		opts[n++].parsecb = conf_cb_pol;
+	}
+	return (n);
+}
+
+/*
+ * Value callback of the policy blocks: remember the line of the option's
+ * first value (policy_build reports its errors there) and check the
+ * words that are not lists: action, monitor_action, auth, warn_ttl.
+ */
+static int
+conf_cb_pol(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	struct conf_parse	*p = conf_cur;
+	struct conf_pwhere	*w;
+	const char		*title = cfg_title(cfg) ? cfg_title(cfg) : "";
+	long			 n;
+	size_t			 cap;
+	int			 f;
+
+	if (p == NULL || value == NULL)
+		return (-1);
+	*(const char **)result = value;
+	if (conf_pw_find(p, cfg, opt->name) == NULL && cfg->line > 0) {
+		if (p->npw == p->pwcap) {
+			cap = p->pwcap ? p->pwcap * 2 : 64;
+			if ((w = reallocarray(p->pw, cap, sizeof(*w))) ==
+			    NULL) {
+				cfg_error(cfg, "out of memory");
+				return (-1);
+			}
+			p->pw = w;
+			p->pwcap = cap;
+		}
+		if ((f = conf_pfile(p, conf_filename(cfg))) == -1) {
+			cfg_error(cfg, "out of memory");
+			return (-1);
+		}
+		w = &p->pw[p->npw++];
+		w->sec = cfg;
+		w->opt = opt->name;
+		w->file = f;
+		w->line = cfg->line;
+	}
+
+	if (strcmp(opt->name, "action") == 0 ||
+	    strcmp(opt->name, "monitor_action") == 0) {
+		if (policy_action_parse(value) == -1)
+			cfg_error(cfg, "rule '%s': %s: '%s' is not allow, "
+			    "block, warn or monitor", title, opt->name, value);
+		else if (strcmp(opt->name, "monitor_action") == 0 &&
+		    policy_action_parse(value) == POLICY_MONITOR)
+			cfg_error(cfg, "rule '%s': monitor_action: '%s': "
+			    "what the rule would do is allow, block or warn",
+			    title, value);
+	} else if (strcmp(opt->name, "auth") == 0 &&
+	    strcmp(cfg_name(cfg), "rule") == 0) {
+		if (policy_auth_parse(value) == -1 ||
+		    policy_auth_parse(value) == POLICY_AUTH_ANY)
+			cfg_error(cfg, "rule '%s': auth: '%s' is not required "
+			    "or none", title, value);
+	} else if (strcmp(opt->name, "warn_ttl") == 0) {
+		if (conf_number(value, 0, &n) == -1 || n < 1 || n > 31536000)
+			cfg_error(cfg, "rule '%s': warn_ttl: '%s' is not a "
+			    "number of seconds from 1 to 31536000", title,
+			    value);
+	}
+	return (0);
+}
+
+/* Where option opt of block sec was first given, or NULL. */
+static const struct conf_pwhere *
+conf_pw_find(struct conf_parse *p, const cfg_t *sec, const char *opt)
+{
+	size_t	i;
+
+	for (i = p->npw; i > 0; i--)
+		if (p->pw[i - 1].sec == sec &&
+		    strcmp(p->pw[i - 1].opt, opt) == 0)
+			return (&p->pw[i - 1]);
+	return (NULL);
+}
+
+/*
+ * The line of option opt of block sec (opt NULL: of the block itself,
+ * its first option's line, else its closing brace); *file gets the file.
+ * 0 when not known.
+ */
+static int
+conf_pol_line(struct conf_parse *p, const cfg_t *sec, const char *opt,
+    const char **file)
+{
+	const struct conf_pwhere	*w = NULL;
+	size_t				 i;
+
+	if (opt != NULL)
+		w = conf_pw_find(p, sec, opt);
+	else
+		for (i = 0; i < p->npw && w == NULL; i++)
+			if (p->pw[i].sec == sec)
+				w = &p->pw[i];
+	if (w != NULL) {
+		*file = p->pfiles[w->file];
+		return (w->line);
+	}
+	for (i = 0; i < p->npend; i++)
+		if (p->pend[i].sec == sec) {
+			*file = p->pfiles[p->pend[i].file];
+			return (opt == NULL ? p->pend[i].line : 0);
+		}
+	*file = p->file;
+	return (0);
+}
+
+/*
+ * The closing brace of a policy block (its validate callback, run once):
+ * note where it is, check its name and, for a rule, that it has an
+ * action.  0, or -1 out of memory.
+ */
+static int
+conf_pol_end(cfg_t *cfg, cfg_opt_t *opt, const char *kind)
+{
+	struct conf_parse	*p = conf_cur;
+	struct conf_pend	*e;
+	cfg_t			*sec;
+	const char		*name, *s;
+	unsigned int		 n = cfg_opt_size(opt);
+	int			 f;
+
+	if (p == NULL || n == 0 || (sec = cfg_opt_getnsec(opt, n - 1)) == NULL)
+		return (-1);
+	if ((e = reallocarray(p->pend, p->npend + 1, sizeof(*e))) == NULL) {
+		cfg_error(cfg, "out of memory");
+		return (-1);
+	}
+	p->pend = e;
+	if ((f = conf_pfile(p, conf_filename(cfg))) == -1) {
+		cfg_error(cfg, "out of memory");
+		return (-1);
+	}
+	e = &p->pend[p->npend++];
+	e->sec = sec;
+	e->file = f;
+	e->line = cfg->line;
+
+	/* Names show in the log, on block pages and in explain. */
+	name = cfg_title(sec) != NULL ? cfg_title(sec) : "";
+	for (s = name; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			break;
+	if (*name == '\0' || *s != '\0' || strlen(name) > CONF_NAME_MAX)
+		conf_err(p, "%s:%d: %s '%s': the name must be 1 to %d "
+		    "characters, none of them control characters",
+		    conf_filename(cfg), cfg->line, kind, name, CONF_NAME_MAX);
+	if (strcmp(kind, "rule") == 0 && cfg_getstr(sec, "action") == NULL)
+		conf_err(p, "%s:%d: rule '%s': action is required (allow, "
+		    "block, warn or monitor)", conf_filename(cfg), cfg->line,
+		    name);
+	return (0);
+}
+
+static int
+conf_end_rule(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return (conf_pol_end(cfg, opt, "rule"));
+}
+
+static int
+conf_end_category(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return (conf_pol_end(cfg, opt, "category"));
+}
+
+static int
+conf_end_schedule(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return (conf_pol_end(cfg, opt, "schedule"));
+}
+
+/*
+ * The values of list option opt of block sec into l (pointers into the
+ * parsed cfg, which outlives the build).  0, or -1 out of memory.
+ */
+static int
+conf_pol_list(struct conf_parse *p, cfg_t *sec, const char *opt,
+    struct policy_list *l)
+{
+	const char	**v, *file;
+	unsigned int	  i, n = cfg_size(sec, opt);
+
+	memset(l, 0, sizeof(*l));
+	if (n == 0)
+		return (0);
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return (-1);
+	for (i = 0; i < n; i++)
+		v[i] = cfg_getnstr(sec, opt, i);
+	l->v = v;
+	l->n = n;
+	l->line = conf_pol_line(p, sec, opt, &file);
+	return (0);
+}
+
+/* A build warning (a skipped line of a list): say it, load anyway. */
+static void
+conf_pol_warn(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "iaproxy: warning: %s\n", msg);
+}
+
+/*
+ * Compile the policy blocks into c->policy with policy_build(): every
+ * name, CIDR, regex, time and zone checked, the category lists read.
+ * Each problem becomes one "FILE:LINE: message" of this load.
+ */
+static int
+conf_policy(struct conf_parse *p, struct config *c, cfg_t *cfg)
+{
+	struct policy_src		 src;
+	struct policy_rule_src		*rs = NULL;
+	struct policy_category_src	*cs = NULL;
+	struct policy_schedule_src	*ss = NULL;
+	struct policy_catdir_src	*cd = NULL;
+	const char			**nets = NULL, *file, *v;
+	char				*err = NULL, *line, *nl;
+	cfg_t				*sec;
+	size_t				 i, j, nr, nc, ns, nd;
+	long				 num;
+	int				 rc = -1, vline;
+
+	memset(&src, 0, sizeof(src));
+	nr = cfg_size(cfg, "rule");
+	nc = cfg_size(cfg, "category");
+	ns = cfg_size(cfg, "schedule");
+	nd = c->ncategory_dirs;
+	if ((nr > 0 && (rs = calloc(nr, sizeof(*rs))) == NULL) ||
+	    (nc > 0 && (cs = calloc(nc, sizeof(*cs))) == NULL) ||
+	    (ns > 0 && (ss = calloc(ns, sizeof(*ss))) == NULL) ||
+	    (nd > 0 && (cd = calloc(nd, sizeof(*cd))) == NULL) ||
+	    (c->nnetworks > 0 && (nets = calloc(c->nnetworks,
+	    sizeof(*nets))) == NULL) || (err = malloc(16384)) == NULL)
+		goto nomem;
+
+	for (i = 0; i < nr; i++) {
+		sec = cfg_getnsec(cfg, "rule", i);
+		rs[i].name = cfg_title(sec);
+		rs[i].line = conf_pol_line(p, sec, NULL, &rs[i].file);
+		for (j = 0; j < POLICY_NCOND; j++) {
+			char nn[48];
+
+			snprintf(nn, sizeof(nn), "not_%s",
+			    policy_cond_name((int)j));
+			if (conf_pol_list(p, sec, policy_cond_name((int)j),
+			    &rs[i].cond[j]) == -1 ||
+			    conf_pol_list(p, sec, nn, &rs[i].not_cond[j]) == -1)
+				goto nomem;
+		}
+		if ((v = cfg_getstr(sec, "action")) != NULL &&
+		    policy_action_parse(v) != -1)
+			rs[i].action = (enum policy_action)
+			    policy_action_parse(v);
+		if ((v = cfg_getstr(sec, "monitor_action")) != NULL &&
+		    policy_action_parse(v) != -1) {
+			rs[i].monitor_action = (enum policy_action)
+			    policy_action_parse(v);
+			rs[i].monitor_set = 1;
+		}
+		if ((v = cfg_getstr(sec, "auth")) != NULL &&
+		    policy_auth_parse(v) != -1)
+			rs[i].auth = (enum policy_auth)policy_auth_parse(v);
+		if ((v = cfg_getstr(sec, "warn_ttl")) != NULL &&
+		    conf_number(v, 0, &num) == 0)
+			rs[i].warn_ttl = num;
+	}
+	for (i = 0; i < nc; i++) {
+		sec = cfg_getnsec(cfg, "category", i);
+		cs[i].name = cfg_title(sec);
+		cs[i].line = conf_pol_line(p, sec, NULL, &cs[i].file);
+		if (conf_pol_list(p, sec, "domains_file",
+		    &cs[i].domains_files) == -1 ||
+		    conf_pol_list(p, sec, "urls_file", &cs[i].urls_files) ==
+		    -1 || conf_pol_list(p, sec, "domains", &cs[i].domains) ==
+		    -1)
+			goto nomem;
+	}
+	for (i = 0; i < ns; i++) {
+		sec = cfg_getnsec(cfg, "schedule", i);
+		ss[i].name = cfg_title(sec);
+		ss[i].line = conf_pol_line(p, sec, NULL, &ss[i].file);
+		if (conf_pol_list(p, sec, "days", &ss[i].days) == -1 ||
+		    conf_pol_list(p, sec, "times", &ss[i].times) == -1)
+			goto nomem;
+		ss[i].timezone = cfg_getstr(sec, "timezone");
+		/* A bad zone is reported at the timezone line. */
+		if (ss[i].timezone != NULL && (vline = conf_pol_line(p, sec,
+		    "timezone", &file)) > 0)
+			ss[i].line = vline;
+	}
+	for (i = 0; i < nd; i++) {
+		const struct conf_var *vd = conf_var_find(NULL,
+		    "category_dir");
+
+		cd[i].dir = c->category_dirs[i];
+		cd[i].file = p->where[vd - conf_vars].file != NULL ?
+		    p->where[vd - conf_vars].file : p->file;
+		cd[i].line = p->where[vd - conf_vars].line;
+	}
+	for (i = 0; i < c->nnetworks; i++)
+		nets[i] = c->networks[i].name;
+
+	src.rules = rs;
+	src.nrules = nr;
+	src.categories = cs;
+	src.ncategories = nc;
+	src.catdirs = cd;
+	src.ncatdirs = nd;
+	src.schedules = ss;
+	src.nschedules = ns;
+	src.default_action = (enum policy_action)c->policy_default;
+	src.warn_ttl = c->policy_warn_ttl;
+	src.timezone = c->policy_timezone;
+	src.warn = conf_pol_warn;
+
+	err[0] = '\0';
+	c->policy = policy_build(&src, nets, c->nnetworks, err, 16384);
+	if (c->policy == NULL) {
+		/* One conf message per line of the build's report. */
+		for (line = err; line != NULL && *line != '\0'; line = nl) {
+			if ((nl = strchr(line, '\n')) != NULL)
+				*nl++ = '\0';
+			conf_err(p, "%s", line);
+		}
+		if (err[0] == '\0')
+			conf_err(p, "%s: policy: out of memory", p->file);
+	} else
+		rc = 0;
+	goto done;
+
+ nomem:
+	conf_err(p, "%s: policy: out of memory", p->file);
+ done:
+	for (i = 0; i < nr; i++)
+		for (j = 0; j < POLICY_NCOND; j++) {
+			free((void *)(uintptr_t)rs[i].cond[j].v);
+			free((void *)(uintptr_t)rs[i].not_cond[j].v);
+		}
+	for (i = 0; i < nc; i++) {
+		free((void *)(uintptr_t)cs[i].domains_files.v);
+		free((void *)(uintptr_t)cs[i].urls_files.v);
+		free((void *)(uintptr_t)cs[i].domains.v);
+	}
+	for (i = 0; i < ns; i++) {
+		free((void *)(uintptr_t)ss[i].days.v);
+		free((void *)(uintptr_t)ss[i].times.v);
+	}
+	free(rs);
+	free(cs);
+	free(ss);
+	free(cd);
+	free(nets);
+	free(err);
+	return (rc);
+}
+
 /* What one load kept on the side: where options and sections were. */
 static void
 conf_parse_free(struct conf_parse *p)
@@ -2648,6 +3276,11 @@ conf_parse_free(struct conf_parse *p)
 	for (i = 0; i < p->nnet_end; i++)
 		free(p->net_end[i].at.file);
 	free(p->net_end);
+	for (i = 0; i < p->npfiles; i++)
+		free(p->pfiles[i]);
+	free(p->pfiles);
+	free(p->pw);
+	free(p->pend);
 }
 
 /*
@@ -2736,6 +3369,11 @@ conf_free(struct config *c)
 		free(c->negotiate.realms[i].domain);
 	}
 	free(c->negotiate.realms);
+	policy_free(c->policy);
+	free(c->policy_timezone);
+	for (i = 0; i < c->ncategory_dirs; i++)
+		free(c->category_dirs[i]);
+	free(c->category_dirs);
 	free(c->connect_ports);
 	free(c->access_log);
 	free(c->admin_socket);

@@ -195,7 +195,11 @@ struct config {
 	int		 dns_ttl;
 	int		 dns_negative_ttl;
 
-	/* PAC file: who goes DIRECT. */
+	/*
+	 * PAC file: who goes DIRECT (pac { bypass_domains bypass_networks },
+	 * or their older names direct_domains and direct_networks: both
+	 * lists are merged).
+	 */
 	char		**pac_direct_domains;	/* ".example.com" or "host" */
 	size_t		 pac_ndirect_domains;
 	struct cidr	*pac_direct_networks;
@@ -210,6 +214,20 @@ struct config {
 	struct conf_ntlm ntlm;
 	struct conf_ldap ldap;
 	struct conf_negotiate negotiate;
+
+	/*
+	 * The Internet Access policy (rule, category and schedule blocks,
+	 * policy/policy.h), compiled at every load; never NULL in a loaded
+	 * config.  With no rule at all it lets everything through (or does
+	 * what default_action says).  Immutable: any worker decides on it
+	 * without a lock while it holds the config.
+	 */
+	struct policy	*policy;
+	int		 policy_default;	/* enum policy_action */
+	int		 policy_warn_ttl;	/* seconds */
+	char		*policy_timezone;	/* or NULL: the system's */
+	char		**category_dirs;
+	size_t		 ncategory_dirs;
 };
 
 /* conf.c */

@@ -252,7 +252,7 @@ accesslog_write(struct worker *w, const struct config *conf,
 	/* Squid's %mt: the media type alone, so the field has no spaces. */
 	log_sanitize(mime, sizeof(mime), e->content_type ? e->content_type :
 	    "-", strcspn(e->content_type ? e->content_type : "-", "; \t"));
-	room = sizeof(url) + sizeof(user) + 1024 + ACCESSLOG_GROUPS_MAX;
+	room = sizeof(url) + sizeof(user) + 2048 + ACCESSLOG_GROUPS_MAX;
 	if (logbuf_reserve(w, room) == -1)
 		return;
 	p = w->logbuf + w->loglen;
@@ -277,6 +277,28 @@ accesslog_write(struct worker *w, const struct config *conf,
 		q = put_str(q, url, " ", user);
 		q = put_str(q, " ", e->hier, "/");
 		q = put_str(q, e->peer ? e->peer : "-", " ", mime);
+		/*
+		 * The policy's rule as a note after Squid's fields (so Squid
+		 * log tools, which read the first ten, still parse it).
+		 * Written only when the config has rules.
+		 */
+		if (e->rule != NULL && e->decision != NULL &&
+		    policy_nrules(conf->policy) > 0) {
+			char note[300];
+
+			log_field(note, sizeof(note), e->rule,
+			    strlen(e->rule), 0);
+			q = put_str(q, " rule=", note, " decision=");
+			q = put_str(q, e->decision, NULL, NULL);
+			if (e->incident != NULL)
+				q = put_str(q, " incident=", e->incident, NULL);
+			if (e->monitor_rule != NULL) {
+				log_field(note, sizeof(note), e->monitor_rule,
+				    strlen(e->monitor_rule), 0);
+				q = put_str(q, " monitor=", note, ":");
+				q = put_str(q, e->monitor, NULL, NULL);
+			}
+		}
 		*q++ = '\n';
 		n = (int)(q - p);
 	} else {
@@ -297,6 +319,21 @@ accesslog_write(struct worker *w, const struct config *conf,
 		    e->bytes_in, e->peer ? "\"" : "", e->peer ? e->peer : "null",
 		    e->peer ? "\"" : "", ct, ua, e->auth ? "\"" : "",
 		    e->auth ? e->auth : "null", e->auth ? "\"" : "", rs, gr);
+		if (n > 0 && (size_t)n < room) {
+			char dc[32], ru[300], pr[600], mo[32], mr[300];
+
+			json_str(dc, sizeof(dc), e->decision);
+			json_str(ru, sizeof(ru), e->rule);
+			json_str(pr, sizeof(pr), e->policy_reason);
+			json_str(mo, sizeof(mo), e->monitor);
+			json_str(mr, sizeof(mr), e->monitor_rule);
+			n += snprintf(p + n, room - n, ",\"decision\":%s,"
+			    "\"rule\":%s,\"policy_reason\":%s,\"incident\":"
+			    "%s%s%s,\"monitor\":%s,\"monitor_rule\":%s", dc, ru,
+			    pr, e->incident ? "\"" : "", e->incident ?
+			    e->incident : "null", e->incident ? "\"" : "", mo,
+			    mr);
+		}
 		if (n > 0 && (size_t)n < room && e->tunnel)
 			n += snprintf(p + n, room - n, ",\"tunnel_up\":%" PRIu64
 			    ",\"tunnel_down\":%" PRIu64, e->tunnel_up,

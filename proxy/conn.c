@@ -346,6 +346,20 @@ conn_request_log_free(struct conn *c, int aborted)
 	e.groups = r->groups;
 	e.groups_source = r->groups_done ?
 	    auth_groups_source_name(r->groups_source) : NULL;
+	if (r->decided) {
+		const struct policy_decision *d = &r->decision;
+
+		e.decision = r->decision_text != NULL ? r->decision_text :
+		    policy_action_name(d->action);
+		e.rule = d->rule_name;
+		e.policy_reason = r->policy_why[0] != '\0' ? r->policy_why :
+		    NULL;
+		e.incident = r->incident[0] != '\0' ? r->incident : NULL;
+		if (d->monitor_rule >= 0) {
+			e.monitor = policy_action_name(d->monitored);
+			e.monitor_rule = d->monitor_name;
+		}
+	}
 	e.tunnel = r->is_connect;
 	e.tunnel_up = r->tunnel_up;
 	e.tunnel_down = r->tunnel_down;
@@ -920,6 +934,21 @@ conn_serve_local(struct conn *c, const struct h1_msg *msg,
 		r->status = 200;
 		r->content_type = strdup("application/x-ns-proxy-autoconfig");
 		if (!r->req_keepalive)
+			c->close_after = 1;
+		return;
+	}
+	if (t->path_len > 18 && memcmp(t->path, "/iaproxy/continue?", 18) ==
+	    0) {
+		/* A caution page's continue link (decide.c). */
+		if (!get) {
+			conn_abort_http(c, 405, "the continue link takes GET");
+			return;
+		}
+		if ((r->head_out = evbuffer_new()) == NULL)
+			goto oom;
+		decide_continue(c, t->path + 18, t->path_len - 18,
+		    r->head_out);
+		if (c->req != NULL && !r->req_keepalive)
 			c->close_after = 1;
 		return;
 	}

@@ -21,6 +21,7 @@ static int	gate_signin(struct conn *, const struct h1_msg *, size_t,
 		    size_t);
 static int	gate_groups(struct conn *, size_t, size_t);
 static void	gate_go_on(struct conn *);
+static void	gate_start(struct conn *);
 
 /*
  * The Proxy-Authenticate lines a network offers (RFC 9110 11.7.1), one
@@ -184,6 +185,12 @@ gate_signin(struct conn *c, const struct h1_msg *msg, size_t headlen,
 	/* A signed-in connection needs nothing more (browsers send none). */
 	if (pa == NULL && c->user != NULL)
 		return GATE_PASS;
+	/*
+	 * An auth = none rule lets this request through unauthenticated
+	 * (update services that cannot sign in): ask before challenging.
+	 */
+	if (pa == NULL && decide_exempt(c))
+		return GATE_PASS;
 	r->result = "TCP_DENIED";
 	if (pa == NULL) {
 		gate_skip_body(c, headlen, inlen);
@@ -239,7 +246,22 @@ gate_check(struct conn *c, const struct h1_msg *msg, size_t headlen,
 
 	if ((rv = gate_signin(c, msg, headlen, inlen)) != GATE_PASS)
 		return rv;
-	return gate_groups(c, headlen, inlen);
+	if ((rv = gate_groups(c, headlen, inlen)) != GATE_PASS)
+		return rv;
+	/* Who and which groups are known: the policy decides. */
+	return decide_request(c);
+}
+
+/* After a pending step: the policy, then forward or tunnel. */
+static void
+gate_start(struct conn *c)
+{
+	if (decide_request(c) != GATE_PASS)
+		return;
+	if (c->req->is_connect)
+		tunnel_start(c);
+	else
+		forward_start(c);
 }
 
 /*
@@ -292,12 +314,8 @@ gate_groups_done(void *arg, struct auth_groups *g,
 
 	c->groups_pending = NULL;
 	if (!c->closing && c->req != NULL && c->state == CONN_AUTH_PENDING) {
-		if (gate_groups_apply(c, g, src, 0, 0)) {
-			if (c->req->is_connect)
-				tunnel_start(c);
-			else
-				forward_start(c);
-		}
+		if (gate_groups_apply(c, g, src, 0, 0))
+			gate_start(c);
 	} else
 		auth_groups_unref(g);
 	conn_unref(c);
@@ -336,10 +354,7 @@ gate_go_on(struct conn *c)
 {
 	if (gate_groups(c, 0, 0) != GATE_PASS)
 		return;		/* pending (state unchanged), or answered */
-	if (c->req->is_connect)
-		tunnel_start(c);
-	else
-		forward_start(c);
+	gate_start(c);
 }
 
 void

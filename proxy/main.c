@@ -25,13 +25,15 @@ usage(void)
 {
 	fprintf(stderr, "usage: %s [-dtV] [-c file]\n"
 	    "       %s -H user\n"
+	    "       %s explain [-c file] --url URL [--user NAME] "
+	    "[--group NAME ...] ...\n"
 	    "  -c file  configuration file (default: the built-in config)\n"
 	    "  -d       debug logging\n"
 	    "  -H user  read a password from standard input, print a "
 	    "hash-file line\n"
 	    "  -t       check the configuration and exit\n"
 	    "  -V       print the version and exit\n", IAPROXY_NAME,
-	    IAPROXY_NAME);
+	    IAPROXY_NAME, IAPROXY_NAME);
 	exit(2);
 }
 
@@ -154,6 +156,9 @@ main(int argc, char *argv[])
 	char			 err[8192];
 	int			 ch, test = 0, debug = 0, i;
 
+	/* iaproxy explain ...: the policy's verdict on one request. */
+	if (argc > 1 && strcmp(argv[1], "explain") == 0)
+		return (explain_main(argc - 1, argv + 1));
 	while ((ch = getopt(argc, argv, "c:dH:tVh")) != -1) {
 		switch (ch) {
 		case 'c':

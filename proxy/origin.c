@@ -44,14 +44,17 @@ origin_connect(struct conn *c, int use_pool, origin_cb cb)
 		r->reused = 1;
 		r->pin = 1;
 		peer_text(r);
-		cb(c, 1, 0, NULL);
+		/* A dst_ip rule decides on the address connected to. */
+		if (decide_dst(c, (struct sockaddr *)&r->peer))
+			cb(c, 1, 0, NULL);
 		return;
 	}
 	if (use_pool && !r->pin && (c->up = upstream_pool_get(
 	    c->worker->pool, r->key, &r->peer, &r->peerlen)) != NULL) {
 		r->reused = 1;
 		peer_text(r);
-		cb(c, 1, 0, NULL);
+		if (decide_dst(c, (struct sockaddr *)&r->peer))
+			cb(c, 1, 0, NULL);
 		return;
 	}
 	r->reused = 0;
@@ -103,6 +106,16 @@ origin_resolved(int err, const struct sockaddr *sa, socklen_t salen,
 		    "listener: refused", r->host, r->port);
 		r->result = "TCP_DENIED";
 		origin_fail(c, 403, "the gateway does not connect to itself");
+		conn_unref(c);
+		return;
+	}
+	/*
+	 * The policy waited for this address (a dst_ip rule): decide on
+	 * it, the one we connect to, so a name cannot point elsewhere
+	 * between the check and the connect.  evdns gives one address;
+	 * were there a fallback to another, it would be checked here too.
+	 */
+	if (!decide_dst(c, sa)) {
 		conn_unref(c);
 		return;
 	}

@@ -94,6 +94,78 @@ pages_error(const struct config *conf, int status, const char *reason,
 	evbuffer_free(body);
 }
 
+/*
+ * The policy's page: blocked (cont NULL) or a caution with a continue
+ * link.  Every string that came from the request or the config is
+ * escaped; the incident id and the link are ours.  403 either way, so a
+ * script never takes the page for the content it asked for.
+ */
+void
+pages_policy(const struct config *conf, const char *rule, const char *user,
+    const char *url, const char *reason, const char *incident,
+    const char *cont, int keepalive, struct evbuffer *out)
+{
+	struct evbuffer	*body;
+	char		 hdrval[160], rl[128];
+	const char	*title = cont != NULL ? "Caution" : "Access blocked";
+
+	if ((body = evbuffer_new()) == NULL)
+		return;
+	evbuffer_add_printf(body, "<!DOCTYPE html>\n<html><head><meta "
+	    "charset=\"utf-8\"><title>%s</title></head>\n<body>\n"
+	    "<h1>%s</h1>\n<p>", title, title);
+	if (cont != NULL)
+		evbuffer_add_printf(body, "The page you asked for is covered "
+		    "by the Internet access policy. You may go on if your "
+		    "work needs it; your choice is recorded.");
+	else
+		evbuffer_add_printf(body, "The Internet access policy does "
+		    "not allow this page.");
+	evbuffer_add_printf(body, "</p>\n<table>\n<tr><th>URL</th><td>");
+	html_escape(body, url != NULL ? url : "-");
+	evbuffer_add_printf(body, "</td></tr>\n<tr><th>User</th><td>");
+	html_escape(body, user != NULL ? user : "(not signed in)");
+	evbuffer_add_printf(body, "</td></tr>\n<tr><th>Rule</th><td>");
+	html_escape(body, rule);
+	evbuffer_add_printf(body, "</td></tr>\n");
+	if (reason != NULL && *reason != '\0') {
+		evbuffer_add_printf(body, "<tr><th>Reason</th><td>");
+		html_escape(body, reason);
+		evbuffer_add_printf(body, "</td></tr>\n");
+	}
+	if (incident != NULL)
+		evbuffer_add_printf(body, "<tr><th>Incident</th><td>%s</td>"
+		    "</tr>\n", incident);
+	evbuffer_add_printf(body, "</table>\n");
+	if (cont != NULL) {
+		evbuffer_add_printf(body, "<p><a href=\"");
+		html_escape(body, cont);
+		evbuffer_add_printf(body, "\">Continue to the page</a></p>\n");
+	} else if (incident != NULL)
+		evbuffer_add_printf(body, "<p>If you think this is a mistake, "
+		    "tell your administrator the incident id.</p>\n");
+	evbuffer_add_printf(body, "<hr><address>");
+	html_escape(body, conf->hostname);
+	evbuffer_add_printf(body, " (%s/%s)</address>\n</body></html>\n",
+	    IAPROXY_NAME, PACKAGE_VERSION);
+
+	log_sanitize(rl, sizeof(rl), rule, strlen(rule));
+	snprintf(hdrval, sizeof(hdrval), "%s by rule '%s'", cont != NULL ?
+	    "warned" : "blocked", rl);
+	evbuffer_add_printf(out, "HTTP/1.1 403 Forbidden\r\n"
+	    "Content-Type: text/html; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Iaproxy-Error: %s\r\n"
+	    "%s%s%s"
+	    "%s\r\n", evbuffer_get_length(body), hdrval,
+	    incident != NULL ? "X-Iaproxy-Incident: " : "",
+	    incident != NULL ? incident : "", incident != NULL ? "\r\n" : "",
+	    keepalive ? "" : "Connection: close\r\n");
+	evbuffer_add_buffer(out, body);
+	evbuffer_free(body);
+}
+
 void
 pages_pac(const struct config *conf, int port, struct evbuffer *out)
 {
@@ -108,6 +180,13 @@ pages_pac(const struct config *conf, int port, struct evbuffer *out)
 	    "function FindProxyForURL(url, host) {\n"
 	    "  if (isPlainHostName(host))\n    return \"DIRECT\";\n",
 	    IAPROXY_NAME, conf->hostname);
+	/*
+	 * The gateway's own pages (the continue links of caution pages,
+	 * and the sign-in portal when there is one) are reached directly:
+	 * the listener serves them to a browser as an origin server.
+	 */
+	evbuffer_add_printf(out, "  if (host == \"%s\")\n"
+	    "    return \"DIRECT\";\n", conf->hostname);
 	for (i = 0; i < conf->pac_ndirect_domains; i++) {
 		const char *d = conf->pac_direct_domains[i];
 

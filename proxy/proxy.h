@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "h1.h"
 #include "auth.h"
+#include "policy.h"
 
 #define IAPROXY_NAME	"iaproxy"
 
@@ -108,6 +109,13 @@ struct access_entry {
 	const char	*groups_source;	/* "ldap", "stale", "none", or
 					   NULL: no group lookup */
 	const char	*reason;	/* error reason or NULL */
+	/* The policy's decision (decide.c); decision NULL: none made. */
+	const char	*decision;	/* "allow", "block", "warn", ... */
+	const char	*rule;		/* the deciding rule, "default" */
+	const char	*policy_reason;	/* why, in words, or NULL */
+	const char	*incident;	/* a block's incident id, or NULL */
+	const char	*monitor;	/* what a monitor rule would do */
+	const char	*monitor_rule;
 	int		 tunnel;
 	uint64_t	 tunnel_up;
 	uint64_t	 tunnel_down;
@@ -128,6 +136,15 @@ void	accesslog_flush(struct worker *);
 /* pages.c */
 /* The PAC file text for clients of the listener on port; into out. */
 void	pages_pac(const struct config *, int port, struct evbuffer *out);
+/*
+ * The policy's pages (decide.c): a block page (cont NULL) or a caution
+ * page with a continue link (cont, the link's URL), as a whole 403
+ * response into out.  rule, user, url and reason are HTML-escaped.
+ */
+void	pages_policy(const struct config *, const char *rule,
+	    const char *user, const char *url, const char *reason,
+	    const char *incident, const char *cont, int keepalive,
+	    struct evbuffer *out);
 /*
  * A whole HTTP response (head and HTML body) for an error; extra, if not
  * NULL, is more header lines, each ending in CRLF.
@@ -343,6 +360,13 @@ struct request {
 	struct auth_groups	*groups;	/* a reference, or NULL */
 	enum auth_groups_source	 groups_source;
 	int			 groups_done;	/* a lookup answered */
+	/* The policy's decision (decide.c), for the response and the log. */
+	struct policy_decision	 decision;
+	int			 decided;	/* decision holds */
+	int			 dst_pending;	/* decide again after DNS */
+	const char		*decision_text;	/* for the log */
+	char			 incident[16];	/* a block's id, or "" */
+	char			 policy_why[256]; /* policy_reason() */
 
 	enum h1_body		 resp_body;
 	uint64_t		 resp_remaining;
@@ -463,6 +487,32 @@ int	gate_check(struct conn *, const struct h1_msg *, size_t headlen,
  * the reference it held dropped (conn_close).
  */
 void	gate_conn_closed(struct conn *);
+
+/* decide.c */
+/*
+ * The Internet Access policy on the data path.  decide_request() runs
+ * after sign-in and groups: GATE_PASS to go on (allowed, or the decision
+ * waits for the origin's address: r->dst_pending), GATE_ANSWERED when a
+ * block or caution page (or a bodiless 403 for CONNECT) was sent.
+ * decide_exempt() runs before a sign-in challenge: 1 when an auth = none
+ * rule lets the request through unauthenticated (its decision is kept).
+ * decide_dst() decides again on the address actually connected to: 1 to
+ * connect, 0 when answered.  decide_continue() serves the caution page's
+ * /iaproxy/continue link (a whole response into out).
+ *
+ * Acknowledged warnings are kept per (user, or client address when
+ * nobody signed in) and rule for warn_ttl, in one bounded table shared by
+ * every worker under a mutex, as are the one-time continue tokens.
+ */
+int	decide_request(struct conn *);
+int	decide_exempt(struct conn *);
+int	decide_dst(struct conn *, const struct sockaddr *);
+void	decide_continue(struct conn *, const char *query, size_t len,
+	    struct evbuffer *out);
+
+/* explain.c */
+/* `iaproxy explain ...` (argv[0] "explain"): the exit status. */
+int	explain_main(int argc, char *argv[]);
 
 /* forward.c */
 /* Build the origin-bound head (req->head_out) from the client's. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "policy.h"
 #include "unit.h"
 
 static char	errbuf[4096];
@@ -1527,6 +1528,141 @@ test_groups(void)
 	free(pw);
 }
 
+/* Decide a plain GET of url for user (may be NULL) under c's policy. */
+static const char *
+decide_get(const struct config *c, const char *user, const char *host,
+    const char *url, struct policy_decision *d)
+{
+	struct policy_request	 req;
+
+	memset(&req, 0, sizeof(req));
+	req.user = user;
+	req.method = "GET";
+	req.scheme = POLICY_SCHEME_HTTP;
+	req.host = host;
+	req.port = 80;
+	req.url = url;
+	req.src = sa4("10.1.2.3");
+	req.network = "office";
+	req.now = 1774864800;	/* Mon 2026-03-30 10:00 UTC */
+	req.mode = POLICY_RQ_PROXY;
+	policy_decide(c->policy, &req, d);
+	return (d->rule_name);
+}
+
+/* The policy blocks: rules, categories, schedules, and their errors. */
+static void
+test_policy(void)
+{
+	struct config		*c;
+	struct policy_decision	 d;
+	char			*lst, *text;
+
+	/* No rule at all: a policy that lets everything through. */
+	c = load("p.conf", "hostname = \"gw\"\n");
+	CHECK(c != NULL && c->policy != NULL && policy_nrules(c->policy) ==
+	    0, "empty policy: %s", errbuf);
+	if (c != NULL) {
+		decide_get(c, NULL, "x.test", "http://x.test/", &d);
+		CHECK(d.action == POLICY_ALLOW && d.rule == -1, "allow all");
+		conf_unref(c);
+	}
+
+	lst = tmpfile_with("# gambling\nbet.test\n*.casino.test\n");
+	text = fmt("hostname = \"gw\"\n"
+	    "network \"office\" { src = {\"10.0.0.0/8\"} auth = {none} }\n"
+	    "category \"gambling\" { domains_file = {\"%s\"} }\n"
+	    "schedule \"always\" { days = {mon-sun} times = {00:00-24:00}\n"
+	    "  timezone = \"UTC\" }\n"
+	    "warn_ttl = 60\n"
+	    "rule \"watch\" { dst_domain = {.casino.test} action = monitor }\n"
+	    "rule \"no gambling\" {\n  category = {gambling}\n"
+	    "  not_user = {boss}\n  schedule = {always}\n  action = block\n}\n"
+	    "rule \"careful\" { url_regex = {\"/risky\"} action = warn "
+	    "warn_ttl = 30 }\n"
+	    "rule \"updates\" { dst_domain = {upd.test} auth = none "
+	    "action = allow }\n"
+	    "default_action = allow\n", lst);
+	c = load("p.conf", text);
+	CHECK(c != NULL, "policy loads: %s", errbuf);
+	if (c != NULL) {
+		CHECK(policy_nrules(c->policy) == 4, "4 rules");
+		CHECK(strcmp(decide_get(c, "alice", "www.bet.test",
+		    "http://www.bet.test/", &d), "no gambling") == 0 &&
+		    d.action == POLICY_BLOCK && d.line == 9,
+		    "category block at line 9: %s %d", d.rule_name, d.line);
+		CHECK(strcmp(decide_get(c, "boss", "bet.test",
+		    "http://bet.test/", &d), "default") == 0, "not_user");
+		/* monitor goes on: the block rule after it still blocks. */
+		decide_get(c, "alice", "a.casino.test", "http://a.casino.test/",
+		    &d);
+		CHECK(d.action == POLICY_BLOCK && d.monitor_rule == 0 &&
+		    strcmp(d.rule_name, "no gambling") == 0,
+		    "monitor then block: %s", d.rule_name);
+		decide_get(c, "alice", "x.test", "http://x.test/risky", &d);
+		CHECK(d.action == POLICY_WARN && d.warn_ttl == 30, "warn %d %ld",
+		    d.action, d.warn_ttl);
+		conf_unref(c);
+	}
+	free(text);
+
+	/* Errors: each at the line of the value that is wrong. */
+	CHECK(fails("e.conf", "hostname = \"gw\"\nrule \"a\" {\n"
+	    "  network = {nowhere}\n  action = block\n}\n",
+	    "e.conf:3: rule 'a': network: unknown network 'nowhere'"),
+	    "unknown network: %s", errbuf);
+	CHECK(fails("e.conf", "hostname = \"gw\"\nrule \"a\" {\n"
+	    "  action = block\n  category = {nocat}\n}\n",
+	    "e.conf:4: rule 'a': category: unknown category 'nocat'"),
+	    "unknown category: %s", errbuf);
+	CHECK(fails("e.conf", "hostname = \"gw\"\nrule \"a\" {\n"
+	    "  schedule = {never}  action = block\n}\n",
+	    "e.conf:3: rule 'a': schedule: unknown schedule 'never'"),
+	    "unknown schedule: %s", errbuf);
+	CHECK(fails("e.conf", "hostname = \"gw\"\n\nrule \"a\" {\n"
+	    "  url_regex = {\"a(b\"}  action = block\n}\n",
+	    "e.conf:4: rule 'a': url_regex: bad regex 'a(b'"),
+	    "bad regex: %s", errbuf);
+	CHECK(fails("e.conf", "hostname = \"gw\"\nschedule \"s\" {\n"
+	    "  times = {\"18:00-25:00\"}\n}\n",
+	    "e.conf:3: schedule 's': bad time range '18:00-25:00'"),
+	    "bad time range: %s", errbuf);
+	CHECK(fails("e.conf", "hostname = \"gw\"\nrule \"a\" {\n"
+	    "  dst_domain = {x.test}\n}\n",
+	    "e.conf:4: rule 'a': action is required"), "no action: %s",
+	    errbuf);
+	CHECK(fails("e.conf", "hostname = \"gw\"\nrule \"a\" { action = "
+	    "deny }\n", "e.conf:2: rule 'a': action: 'deny' is not allow"),
+	    "bad action: %s", errbuf);
+	CHECK(fails("e.conf", "hostname = \"gw\"\nrule \"a\" { action = allow }\n"
+	    "rule \"a\" { action = block }\n",
+	    "e.conf:3: rule 'a' is defined twice"), "duplicate rule: %s",
+	    errbuf);
+	CHECK(fails("e.conf", "hostname = \"gw\"\ndefault_action = monitor\n",
+	    "e.conf:2: default_action: 'monitor' is not allow, block or warn"),
+	    "default monitor: %s", errbuf);
+	CHECK(fails("e.conf", "hostname = \"gw\"\ncategory \"c\" {\n"
+	    "  domains_file = {\"/nonexistent/list\"}\n}\n",
+	    "e.conf:3: "), "missing list file: %s", errbuf);
+	/* The other errors of the file come out too. */
+	c = load("e.conf", "hostname = \"gw\"\nmax_line_bytes = 200000\n"
+	    "rule \"a\" { network = {x} action = block }\n");
+	CHECK(c == NULL && has_line(errbuf, "e.conf:3: rule 'a': network") &&
+	    has_line(errbuf, "e.conf:2: max_line_bytes"), "both: %s", errbuf);
+	unlink(lst);
+	free(lst);
+
+	/* pac: bypass_* and direct_* are one list. */
+	c = load("p.conf", "hostname = \"gw\"\npac { direct_domains = "
+	    "{\".a.test\"} bypass_domains = {\"b.test\"}\n"
+	    "bypass_networks = {\"10.0.0.0/8\"} direct_networks = "
+	    "{\"192.168.0.0/16\"} }\n");
+	CHECK(c != NULL && c->pac_ndirect_domains == 2 &&
+	    c->pac_ndirect_networks == 2, "pac bypass merged: %s", errbuf);
+	if (c != NULL)
+		conf_unref(c);
+}
+
 int
 main(void)
 {
@@ -1543,5 +1679,6 @@ main(void)
 	test_ldap();
 	test_negotiate();
 	test_groups();
+	test_policy();
 	return unit_done("t_conf");
 }
