@@ -430,6 +430,27 @@ conn_close(struct conn *c, const char *reason)
 	worker_conn_gone(w);
 }
 
+/*
+ * Let the origin side of the current request go: a lookup in flight
+ * (and the reference it held) and the upstream connection, which is not
+ * reused (it may be halfway through something).
+ */
+void
+conn_drop_origin(struct conn *c)
+{
+	struct request *r = c->req;
+
+	if (r->dns != NULL) {
+		dns_cancel(r->dns);
+		r->dns = NULL;
+		conn_unref(c);
+	}
+	if (c->up != NULL) {
+		bufferevent_free(c->up);
+		c->up = NULL;
+	}
+}
+
 /* Start a request record: the config it runs under and the clock. */
 static struct request *
 conn_request_new(struct conn *c)
@@ -470,15 +491,7 @@ conn_abort_http_hdrs(struct conn *c, int status, const char *reason,
 		conn_close(c, reason);
 		return;
 	}
-	if (r->dns != NULL) {
-		dns_cancel(r->dns);
-		r->dns = NULL;
-		conn_unref(c);
-	}
-	if (c->up != NULL) {
-		bufferevent_free(c->up);
-		c->up = NULL;
-	}
+	conn_drop_origin(c);
 	r->status = status;
 	r->reason = reason;
 	if (r->result == NULL || strcmp(r->result, "TCP_DENIED") != 0)

@@ -260,15 +260,7 @@ decide_answer(struct conn *c, const char *cont)
 	struct evbuffer	*out;
 	int		 keepalive;
 
-	if (r->dns != NULL) {
-		dns_cancel(r->dns);
-		r->dns = NULL;
-		conn_unref(c);
-	}
-	if (c->up != NULL) {
-		bufferevent_free(c->up);
-		c->up = NULL;
-	}
+	conn_drop_origin(c);
 	r->status = 403;
 	r->result = "TCP_DENIED";
 	r->reason = r->policy_why;

@@ -447,6 +447,8 @@ void	conn_abort_http_hdrs(struct conn *, int status, const char *reason,
 	    const char *extra);
 /* The current request is over: log it, then read the next or close. */
 void	conn_request_done(struct conn *);
+/* Cancel the request's DNS lookup and free its upstream connection. */
+void	conn_drop_origin(struct conn *);
 void	conn_log(struct conn *, enum log_level, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	conn_ref(struct conn *);
