@@ -59,8 +59,11 @@ main(void)
 		    "%s", pac);
 		CHECK(strstr(pac, "return \"PROXY gw.corp.test:3128\";") != NULL,
 		    "%s", pac);
-		CHECK(count(pac, "DIRECT") == 1, "only plain host names go "
-		    "direct: %s", pac);
+		CHECK(count(pac, "DIRECT") == 2, "only plain host names and "
+		    "the gateway itself go direct: %s", pac);
+		CHECK(strstr(pac, "if (host == \"gw.corp.test\")\n"
+		    "    return \"DIRECT\";") != NULL, "the gateway's own host "
+		    "(its pages) goes direct: %s", pac);
 		CHECK(strstr(pac, "isInNet") == NULL, "%s", pac);
 		free(pac);
 	}
@@ -89,8 +92,8 @@ main(void)
 		    "\"255.255.255.0\")") != NULL, "%s", pac);
 		CHECK(strstr(pac, "isInNetEx(host, \"fd00::/8\")") != NULL,
 		    "v6 network through isInNetEx: %s", pac);
-		CHECK(count(pac, "return \"DIRECT\"") == 6, "six DIRECT "
-		    "branches: %s", pac);
+		CHECK(count(pac, "return \"DIRECT\"") == 7, "seven DIRECT "
+		    "branches (six bypasses and the gateway): %s", pac);
 		free(pac);
 	}
 	return unit_done("t_pac");
