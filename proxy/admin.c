@@ -8,10 +8,25 @@
  * with zero or more lines and a last line that starts with "ok" or
  * "error" (iaproxy(8)):
  *
+ *	status		NAME VALUE...	version, uptime, workers,
+ *					connections, config, loaded; "ok"
+ *	reload		ok reloaded	what SIGHUP does, at once; on failure
+ *					the config errors (FILE:LINE: ...),
+ *					then "error reload failed ..."
+ *	sessions [USER]	USER\tMECH\tCLIENT\tSINCE\tIN\tOUT\tID...
+ *					the signed-in connections; "ok N"
+ *	signout USER	ok N		close USER's signed-in connections
+ *					and tunnels (N of them) and forget
+ *					USER's cached groups
  *	purge USER	ok N		forget USER's cached groups now
  *	stats		NAME VALUE...	the counters, then "ok"
  *	help		...		the commands, then "ok"
  *	quit		ok bye		and the server closes
+ *
+ * The connections belong to the workers: sessions and signout ask each
+ * one through its mailbox (worker_query) and wait, a bounded time, for
+ * its answer; the main thread has nothing else to do meanwhile.  Every
+ * command that changes something is logged with the caller's uid.
  *
  * Reload keeps the socket (and its clients) unless admin_socket names
  * another path; then the new one is made first and the old one closed.
@@ -23,6 +38,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +49,16 @@
 #define ADMIN_CLIENTS_MAX	16	/* connections at once */
 #define ADMIN_LINE_MAX		1024	/* bytes of one command */
 #define ADMIN_IDLE_SEC		300	/* an idle client is closed */
-#define ADMIN_OUT_MAX		(64 * 1024)	/* unread answers, at most */
+#define ADMIN_OUT_MAX		(1024 * 1024)	/* unread answers, at most */
+#define ADMIN_WORKER_MS		2000	/* a worker's answer, at most */
+#define ADMIN_LIST_MAX		(ADMIN_OUT_MAX / 2)	/* sessions lines */
 
 /* One connection to the admin socket. */
 struct admin_client {
 	TAILQ_ENTRY(admin_client) link;
 	struct bufferevent	*bev;
 	int			 quitting;	/* "quit" answered */
+	uid_t			 uid;		/* the peer (SO_PEERCRED) */
 };
 
 static struct {
@@ -134,13 +153,137 @@ admin_client_close(struct admin_client *ac)
 	adm.nclients--;
 }
 
+/* arg as printable text (a backslash too, else '?') into buf. */
+static const char *
+admin_printable(const char *arg, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; arg[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (unsigned char)arg[i] < 0x20 ||
+		    (unsigned char)arg[i] >= 0x7f ? '?' : arg[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+/* A user name argument: 0, or -1 with the error answered. */
+static int
+admin_user_arg(const char *cmd, const char *arg, struct evbuffer *out)
+{
+	if (arg == NULL || *arg == '\0') {
+		evbuffer_add_printf(out, "error usage: %s USER\n", cmd);
+		return -1;
+	}
+	/* worker_query carries at most 255 bytes of a name. */
+	if (strlen(arg) > 255 || strpbrk(arg, " \t") != NULL) {
+		evbuffer_add_printf(out, "error %s: not a user name\n", cmd);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+admin_status(struct evbuffer *out)
+{
+	struct server_info	 si;
+	char			*text;
+	size_t			 n, total = 0;
+	int			 w, missing = 0;
+
+	server_info(&si);
+	for (w = 0; w < si.nworkers; w++) {
+		if (worker_query(&si.workers[w], WQ_COUNT, NULL,
+		    ADMIN_WORKER_MS, &text, &n) == -1) {
+			missing++;
+			continue;
+		}
+		free(text);
+		total += n;
+	}
+	evbuffer_add_printf(out, "version %s\nuptime %lld\nworkers %d\n"
+	    "connections %zu\nconfig %s\nloaded %lld\n", PACKAGE_VERSION,
+	    (long long)(time(NULL) - si.started), si.nworkers, total, si.file,
+	    (long long)si.loaded);
+	if (missing > 0)
+		evbuffer_add_printf(out, "workers_not_answering %d\n", missing);
+	evbuffer_add_printf(out, "ok\n");
+}
+
+static void
+admin_reload(struct admin_client *ac, struct evbuffer *out)
+{
+	char		 err[4096];
+	const char	*p, *nl;
+	size_t		 len;
+
+	if (server_reload_err(err, sizeof(err)) == 0) {
+		log_info("admin: reload by uid %u: the new config runs",
+		    (unsigned)ac->uid);
+		evbuffer_add_printf(out, "ok reloaded\n");
+		return;
+	}
+	log_info("admin: reload by uid %u failed: the running config is kept",
+	    (unsigned)ac->uid);
+	/* The errors one per line; none may pass for the last line. */
+	for (p = err; *p != '\0'; p = nl != NULL ? nl + 1 : p + len) {
+		nl = strchr(p, '\n');
+		len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		if (len == 0)
+			continue;
+		evbuffer_add_printf(out, "%s%.*s\n", strncmp(p, "ok", 2) == 0 ||
+		    strncmp(p, "error", 5) == 0 ? "- " : "", (int)len, p);
+	}
+	evbuffer_add_printf(out, "error reload failed, the running config is "
+	    "kept\n");
+}
+
+/* sessions [USER] and signout USER: ask every worker. */
+static void
+admin_ask_workers(struct admin_client *ac, int kind, const char *user,
+    struct evbuffer *out)
+{
+	struct server_info	 si;
+	char			 shown[256];
+	char			*text;
+	size_t			 n, total = 0, purged;
+	int			 w, missing = 0;
+
+	server_info(&si);
+	for (w = 0; w < si.nworkers; w++) {
+		if (worker_query(&si.workers[w], kind, user, ADMIN_WORKER_MS,
+		    &text, &n) == -1) {
+			missing++;
+			continue;
+		}
+		/* Bounded: past ADMIN_LIST_MAX the lines are only counted. */
+		if (evbuffer_get_length(out) + strlen(text) <= ADMIN_LIST_MAX)
+			evbuffer_add(out, text, strlen(text));
+		free(text);
+		total += n;
+	}
+	if (kind == WQ_SIGNOUT) {
+		purged = auth_groups_purge(user);
+		log_info("admin: signout %s by uid %u: %zu connection%s closed, "
+		    "%zu cached group entr%s dropped%s",
+		    admin_printable(user, shown, sizeof(shown)),
+		    (unsigned)ac->uid, total, total == 1 ? "" : "s", purged,
+		    purged == 1 ? "y" : "ies", missing > 0 ?
+		    " (a worker did not answer)" : "");
+	}
+	if (missing > 0)
+		evbuffer_add_printf(out, "error %d worker%s did not answer\n",
+		    missing, missing == 1 ? "" : "s");
+	else
+		evbuffer_add_printf(out, "ok %zu\n", total);
+}
+
 /* Answer one command line into out; 1 when the client should go. */
 static int
-admin_command(char *line, struct evbuffer *out)
+admin_command(struct admin_client *ac, char *line, struct evbuffer *out)
 {
 	char	 buf[4096], user[256];
 	char	*arg;
-	size_t	 n, i;
+	size_t	 n;
 
 	if ((arg = strchr(line, ' ')) != NULL) {
 		*arg++ = '\0';
@@ -154,28 +297,48 @@ admin_command(char *line, struct evbuffer *out)
 			return 0;
 		}
 		n = auth_groups_purge(arg);
-		/* Printable as typed (a backslash too), else '?'. */
-		for (i = 0; arg[i] != '\0' && i + 1 < sizeof(user); i++)
-			user[i] = (unsigned char)arg[i] < 0x20 ||
-			    (unsigned char)arg[i] >= 0x7f ? '?' : arg[i];
-		user[i] = '\0';
-		log_info("admin: purge %s: %zu cached group entr%s dropped",
-		    user, n, n == 1 ? "y" : "ies");
+		log_info("admin: purge %s by uid %u: %zu cached group entr%s "
+		    "dropped", admin_printable(arg, user, sizeof(user)),
+		    (unsigned)ac->uid, n, n == 1 ? "y" : "ies");
 		evbuffer_add_printf(out, "ok %zu\n", n);
+	} else if (strcmp(line, "status") == 0) {
+		admin_status(out);
+	} else if (strcmp(line, "reload") == 0) {
+		admin_reload(ac, out);
+	} else if (strcmp(line, "sessions") == 0) {
+		if (arg != NULL && *arg != '\0' &&
+		    admin_user_arg("sessions", arg, out) == -1)
+			return 0;
+		admin_ask_workers(ac, WQ_SESSIONS, arg != NULL && *arg != '\0' ?
+		    arg : NULL, out);
+	} else if (strcmp(line, "signout") == 0) {
+		if (admin_user_arg("signout", arg, out) == -1)
+			return 0;
+		if (strcmp(arg, "*") == 0) {
+			evbuffer_add_printf(out, "error signout: one user at a "
+			    "time\n");
+			return 0;
+		}
+		admin_ask_workers(ac, WQ_SIGNOUT, arg, out);
 	} else if (strcmp(line, "stats") == 0) {
 		n = auth_groups_stats(buf, sizeof(buf));
 		evbuffer_add(out, buf, n);
 		evbuffer_add_printf(out, "ok\n");
 	} else if (strcmp(line, "help") == 0) {
-		evbuffer_add_printf(out, "purge USER\tforget USER's cached "
-		    "groups (* for everyone)\nstats\tthe counters\nquit\tclose "
-		    "this connection\nok\n");
+		evbuffer_add_printf(out, "status\tversion, uptime, workers, "
+		    "connections, config\nreload\treload the config now\n"
+		    "sessions [USER]\tthe signed-in connections\n"
+		    "signout USER\tclose USER's connections and tunnels, forget "
+		    "the groups\npurge USER\tforget USER's cached groups (* for "
+		    "everyone)\nstats\tthe counters\nquit\tclose this "
+		    "connection\nok\n");
 	} else if (strcmp(line, "quit") == 0) {
 		evbuffer_add_printf(out, "ok bye\n");
 		return 1;
 	} else if (*line != '\0')
-		evbuffer_add_printf(out, "error unknown command (help, purge "
-		    "USER, stats, quit)\n");
+		evbuffer_add_printf(out, "error unknown command (help, status, "
+		    "reload, sessions, signout USER, purge USER, stats, "
+		    "quit)\n");
 	return 0;
 }
 
@@ -199,12 +362,15 @@ admin_readcb(struct bufferevent *bev, void *arg)
 	char			*line;
 	size_t			 len;
 
-	/* Bounded before reading a line: evbuffer_readln has no cap. */
-	while (!ac->quitting && (line = evbuffer_readln(in, &len,
-	    EVBUFFER_EOL_CRLF)) != NULL) {
+	/*
+	 * Bounded before reading a line: evbuffer_readln has no cap.  No
+	 * new command while the answers pile up unread.
+	 */
+	while (!ac->quitting && evbuffer_get_length(out) <= ADMIN_OUT_MAX &&
+	    (line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
 		if (len > ADMIN_LINE_MAX || strlen(line) != len)
 			evbuffer_add_printf(out, "error bad command line\n");
-		else if (admin_command(line, out)) {
+		else if (admin_command(ac, line, out)) {
 			ac->quitting = 1;
 			bufferevent_disable(bev, EV_READ);
 		}
@@ -251,6 +417,7 @@ admin_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
+	ac->uid = cred.uid;
 	TAILQ_INSERT_TAIL(&adm.clients, ac, link);
 	adm.nclients++;
 	bufferevent_setcb(ac->bev, admin_readcb, admin_writecb, admin_eventcb,

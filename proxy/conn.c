@@ -153,6 +153,7 @@ conn_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 	    (size_t)socklen : sizeof(c->ss));
 	c->sslen = socklen;
 	c->local_port = local_port;
+	c->since = time(NULL);
 	conn_set_state(c, CONN_READ_HDRS, "accepted");
 	if (connlimit_acquire(conf->max_connections))
 		c->connlimited = 1;
@@ -308,6 +309,20 @@ conn_sink_end(struct conn *c)
 }
 
 void
+conn_bytes(const struct conn *c, uint64_t *in, uint64_t *out)
+{
+	const struct request *r = c->req;
+
+	*in = c->bytes_in_done;
+	*out = c->bytes_out_done;
+	if (r != NULL) {
+		/* A live tunnel adds its counts to bytes_* only at its end. */
+		*in += r->bytes_in + r->tunnel_up;
+		*out += r->bytes_out + r->tunnel_down;
+	}
+}
+
+void
 conn_write_client(struct conn *c, struct evbuffer *buf)
 {
 	if (c->req != NULL)
@@ -326,6 +341,8 @@ conn_request_log_free(struct conn *c, int aborted)
 	if (r == NULL)
 		return;
 	c->req = NULL;
+	c->bytes_in_done += r->bytes_in;
+	c->bytes_out_done += r->bytes_out;
 	memset(&e, 0, sizeof(e));
 	e.start = r->start;
 	e.client = &c->ss.sa;

@@ -267,6 +267,7 @@ struct worker {
 #define MAIL_RECONF	0x1	/* a new config (and listeners) */
 #define MAIL_STOP	0x2	/* drain and exit */
 #define MAIL_KILL	0x4	/* exit now */
+#define MAIL_QUERY	0x8	/* answer q_kind (worker_query) */
 	struct event		*ev_logflush;	/* low priority: write the log */
 	TAILQ_HEAD(, conn)	 conns;
 	size_t			 nconns;
@@ -280,6 +281,14 @@ struct worker {
 	int			*pending_fds;	/* new listener sockets */
 	char			**pending_texts;
 	size_t			 npending;
+	/* One admin query at a time (worker_query), under lock. */
+	pthread_cond_t		 qcond;		/* an answer is in */
+	int			 q_kind;	/* WQ_* */
+	char			 q_user[256];	/* the user, or "" */
+	uint64_t		 q_seq;		/* the question's number */
+	uint64_t		 q_answered;	/* the last one answered */
+	char			*q_out;		/* its lines (malloc) */
+	size_t			 q_count;	/* and its count */
 };
 /* Start the thread with listening sockets fds (owned by it from now on). */
 int	worker_start(struct worker *, int id, struct config *, int *fds,
@@ -292,6 +301,28 @@ void	worker_kill(struct worker *);
 void	worker_join(struct worker *);
 /* A connection closed; the worker exits its loop when drained. */
 void	worker_conn_gone(struct worker *);
+/*
+ * The admin socket's questions to a worker, asked from the main thread,
+ * which waits up to timeout_ms for the answer (a worker runs only short
+ * callbacks, so it answers within one turn of its loop):
+ *  WQ_COUNT	*count: open client connections, *out ""
+ *  WQ_SESSIONS	*out: one line per signed-in connection (of user, when
+ *		not NULL): "USER\tMECH\tCLIENT\tSINCE\tIN\tOUT\tW.ID\n",
+ *		at most WQ_SESSIONS_MAX; *count: how many matched
+ *  WQ_SIGNOUT	close user's signed-in connections (tunnels too);
+ *		*count: how many
+ * user matches case-insensitively, and a bare name also matches it in
+ * any domain (DOMAIN\name) or realm (name@REALM).  0 and *out (free it),
+ * or -1 when the worker did not answer in time (it is gone or stuck).
+ */
+#define WQ_COUNT	0
+#define WQ_SESSIONS	1
+#define WQ_SIGNOUT	2
+#define WQ_SESSIONS_MAX	1000
+int	worker_query(struct worker *, int kind, const char *user,
+	    int timeout_ms, char **out, size_t *count);
+/* Does the signed-in name cuser match want (see worker_query)? */
+int	worker_user_match(const char *cuser, const char *want);
 
 /* server.c */
 /*
@@ -300,6 +331,20 @@ void	worker_conn_gone(struct worker *);
  */
 int	server_start(const char *file, struct config *);
 int	server_reload(void);
+/*
+ * The same, with the reason for a failure (the config errors as
+ * FILE:LINE: lines, or what could not be done) into err.
+ */
+int	server_reload_err(char *err, size_t errlen);
+/* For the admin socket's status: the facts, main thread only. */
+struct server_info {
+	const char	*file;		/* the config file's name */
+	time_t		 started;	/* the process */
+	time_t		 loaded;	/* the running config */
+	int		 nworkers;
+	struct worker	*workers;
+};
+void	server_info(struct server_info *);
 void	server_reopen_logs(void);
 void	server_shutdown(struct event_base *main_base);
 void	server_join(void);
@@ -309,8 +354,9 @@ int	server_listen_socket(const struct conf_listen *);
 /* admin.c */
 /*
  * The admin socket (admin_socket): a UNIX socket, mode 0600, on the main
- * thread's event loop; "purge USER", "stats", "quit", one per line
- * (iaproxy(8)).  All three from the main thread.  admin_start() fails
+ * thread's event loop; "status", "reload", "sessions [USER]", "signout
+ * USER", "purge USER", "stats", "help", "quit", one per line (iaproxy(8),
+ * iaproxyctl(8)).  All three from the main thread.  admin_start() fails
  * when a configured socket cannot be made; admin_reconf() keeps the old
  * socket when the new one cannot be.
  */
@@ -434,6 +480,9 @@ struct conn {
 	struct pin		*pinned;	/* origin bound to us (pin.c) */
 	size_t			 discard;	/* body bytes to skip after a 407 */
 	unsigned		 nrequests;
+	time_t			 since;		/* accepted (epoch) */
+	uint64_t		 bytes_in_done;	/* of finished requests */
+	uint64_t		 bytes_out_done;
 };
 
 void	conn_accept(struct worker *, evutil_socket_t, struct sockaddr *,
@@ -467,6 +516,8 @@ struct evbuffer *conn_client_out(struct conn *);
 size_t	conn_client_pending(struct conn *);
 void	conn_sink_begin(struct conn *);
 void	conn_sink_end(struct conn *);
+/* Bytes from and to the client so far, the current request included. */
+void	conn_bytes(const struct conn *, uint64_t *in, uint64_t *out);
 
 /* gate.c */
 /*

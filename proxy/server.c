@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +24,8 @@ static struct {
 	struct event	*ev_wait;
 	struct timeval	 stop_deadline;
 	int		 killed;
+	time_t		 started;	/* the process */
+	time_t		 loaded;	/* the running config */
 } srv;
 
 #define BUILTIN_NAME	"iaproxy.conf (built in)"
@@ -163,6 +166,7 @@ server_start(const char *file, struct config *conf)
 
 	srv.file = file ? strdup(file) : NULL;
 	srv.conf = conf;
+	srv.started = srv.loaded = time(NULL);
 	srv.nworkers = conf->workers;
 	if (accesslog_open(conf->access_log) == -1)
 		return -1;
@@ -216,6 +220,22 @@ log_lines(const char *text)
 int
 server_reload(void)
 {
+	return server_reload_err(NULL, 0);
+}
+
+void
+server_info(struct server_info *si)
+{
+	si->file = srv.file ? srv.file : BUILTIN_NAME;
+	si->started = srv.started;
+	si->loaded = srv.loaded;
+	si->nworkers = srv.nworkers;
+	si->workers = srv.workers;
+}
+
+int
+server_reload_err(char *why, size_t whylen)
+{
 	struct config	*nc;
 	char		 err[4096];
 	int		**fds;
@@ -223,11 +243,15 @@ server_reload(void)
 	size_t		 n;
 	int		 w;
 
+	if (why != NULL && whylen > 0)
+		snprintf(why, whylen, "reload failed, see the error log");
 	nc = conf_load(srv.file ? srv.file : BUILTIN_NAME,
 	    srv.file ? NULL : conf_default_text, err, sizeof(err));
 	if (nc == NULL) {
 		log_warnx("reload failed, keeping the running config:");
 		log_lines(err);
+		if (why != NULL && whylen > 0)
+			snprintf(why, whylen, "%s", err);
 		return -1;
 	}
 	if (nc->workers != srv.nworkers)
@@ -236,12 +260,18 @@ server_reload(void)
 	if (strcmp(nc->access_log, srv.conf->access_log) != 0 &&
 	    accesslog_open(nc->access_log) == -1) {
 		log_warnx("reload failed, keeping the running config");
+		if (why != NULL && whylen > 0)
+			snprintf(why, whylen, "cannot open the access log %s",
+			    nc->access_log);
 		conf_unref(nc);
 		return -1;
 	}
 	if (open_new_listeners(nc, srv.conf, srv.nworkers, &fds, &texts,
 	    &n) == -1) {
 		log_warnx("reload failed, keeping the running config");
+		if (why != NULL && whylen > 0)
+			snprintf(why, whylen, "cannot listen on a new address "
+			    "(see the error log)");
 		if (strcmp(nc->access_log, srv.conf->access_log) != 0)
 			accesslog_open(srv.conf->access_log);
 		conf_unref(nc);
@@ -257,6 +287,9 @@ server_reload(void)
 	if (auth_groups_start(nc) == -1 || ntlm_ldap_start(nc) == -1) {
 		log_warnx("reload failed (the directory thread cannot start), "
 		    "keeping the running config");
+		if (why != NULL && whylen > 0)
+			snprintf(why, whylen, "the directory thread cannot "
+			    "start");
 		for (w = 0; w < srv.nworkers; w++) {
 			size_t i;
 
@@ -281,6 +314,7 @@ server_reload(void)
 	free(texts);
 	conf_unref(srv.conf);
 	srv.conf = nc;
+	srv.loaded = time(NULL);
 	admin_reconf(nc);
 	log_info("reloaded %s", srv.file ? srv.file : BUILTIN_NAME);
 	return 0;

@@ -12,10 +12,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <arpa/inet.h>
 
 #include <event2/thread.h>
 
@@ -176,6 +180,119 @@ worker_kill_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(w->base);
 }
 
+int
+worker_user_match(const char *cuser, const char *want)
+{
+	const char	*p;
+	size_t		 n;
+
+	if (strcasecmp(cuser, want) == 0)
+		return 1;
+	/* A bare name: the same account in any domain or realm. */
+	if (*want == '\0' || strpbrk(want, "\\@") != NULL)
+		return 0;
+	if ((p = strrchr(cuser, '\\')) != NULL && strcasecmp(p + 1, want) == 0)
+		return 1;
+	n = strlen(want);
+	return strncasecmp(cuser, want, n) == 0 && cuser[n] == '@';
+}
+
+/* One "sessions" line for signed-in connection c into out. */
+static void
+worker_session_line(struct worker *w, struct conn *c, struct evbuffer *out)
+{
+	char		 user[256], addr[INET6_ADDRSTRLEN];
+	uint64_t	 in, bout;
+	const void	*a;
+	size_t		 i;
+
+	/* Printable as signed in (a backslash too), else '?'; no tab. */
+	for (i = 0; c->user[i] != '\0' && i + 1 < sizeof(user); i++)
+		user[i] = (unsigned char)c->user[i] <= 0x20 ||
+		    (unsigned char)c->user[i] >= 0x7f ? '?' : c->user[i];
+	user[i] = '\0';
+	a = c->ss.sa.sa_family == AF_INET6 ? (const void *)&c->ss.sin6.sin6_addr :
+	    (const void *)&c->ss.sin.sin_addr;
+	if (inet_ntop(c->ss.sa.sa_family, a, addr, sizeof(addr)) == NULL)
+		snprintf(addr, sizeof(addr), "-");
+	conn_bytes(c, &in, &bout);
+	evbuffer_add_printf(out, "%s\t%s\t%s\t%lld\t%llu\t%llu\t%d.%llu\n",
+	    user, c->auth_mech != NULL ? c->auth_mech : "-", addr,
+	    (long long)c->since, (unsigned long long)in,
+	    (unsigned long long)bout, w->id, (unsigned long long)c->id);
+}
+
+/*
+ * The main thread asks (worker_query): answer on this thread, which owns
+ * the connections, and hand the answer back under the lock.
+ */
+static void
+worker_query_cb(struct worker *w)
+{
+	struct evbuffer	*out;
+	struct conn	*c, *next;
+	char		 user[sizeof(w->q_user)];
+	char		*text = NULL;
+	uint64_t	 seq;
+	size_t		 count = 0, len;
+	int		 kind;
+
+	pthread_mutex_lock(&w->lock);
+	kind = w->q_kind;
+	seq = w->q_seq;
+	memcpy(user, w->q_user, sizeof(user));
+	pthread_mutex_unlock(&w->lock);
+
+	if ((out = evbuffer_new()) == NULL)
+		return;	/* the main thread times out */
+	switch (kind) {
+	case WQ_COUNT:
+		count = w->nconns;
+		break;
+	case WQ_SESSIONS:
+		TAILQ_FOREACH(c, &w->conns, entry) {
+			if (c->user == NULL || c->closing ||
+			    (*user != '\0' && !worker_user_match(c->user, user)))
+				continue;
+			if (count++ < WQ_SESSIONS_MAX)
+				worker_session_line(w, c, out);
+		}
+		break;
+	case WQ_SIGNOUT:
+		/* conn_close() takes c off the list: next is read first. */
+		for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+			next = TAILQ_NEXT(c, entry);
+			if (c->user == NULL || c->closing ||
+			    !worker_user_match(c->user, user))
+				continue;
+			conn_log(c, LOG_LVL_INFO, "%s signed out by the "
+			    "administrator", c->user);
+			conn_close(c, "signed out by the administrator");
+			count++;
+		}
+		break;
+	}
+	len = evbuffer_get_length(out);
+	if ((text = malloc(len + 1)) != NULL) {
+		evbuffer_remove(out, text, len);
+		text[len] = '\0';
+	}
+	evbuffer_free(out);
+	if (text == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	if (w->q_seq == seq) {
+		free(w->q_out);
+		w->q_out = text;
+		w->q_count = count;
+		w->q_answered = seq;
+		text = NULL;
+		pthread_cond_signal(&w->qcond);
+	}
+	pthread_mutex_unlock(&w->lock);
+	free(text);	/* the question was given up on */
+}
+
 /* The eventfd rang: read the mail and act on it, in order. */
 static void
 worker_mail_cb(evutil_socket_t fd, short what, void *arg)
@@ -194,6 +311,8 @@ worker_mail_cb(evutil_socket_t fd, short what, void *arg)
 		worker_reconf_cb(-1, 0, w);
 	if (mail & MAIL_STOP)
 		worker_stop_cb(-1, 0, w);
+	if (mail & MAIL_QUERY)
+		worker_query_cb(w);
 	if (mail & MAIL_KILL)
 		worker_kill_cb(-1, 0, w);
 }
@@ -235,6 +354,7 @@ worker_start(struct worker *w, int id, struct config *conf, int *fds,
 	w->conf = conf_ref(conf);
 	TAILQ_INIT(&w->conns);
 	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->qcond, NULL);
 	if ((ec = event_config_new()) == NULL)
 		return -1;
 	w->base = event_base_new_with_config(ec);
@@ -312,6 +432,46 @@ void
 worker_kill(struct worker *w)
 {
 	worker_post(w, MAIL_KILL);
+}
+
+int
+worker_query(struct worker *w, int kind, const char *user, int timeout_ms,
+    char **out, size_t *count)
+{
+	struct timespec	 until;
+	uint64_t	 seq;
+	int		 rv = 0;
+
+	*out = NULL;
+	*count = 0;
+	if (__atomic_load_n(&w->exited, __ATOMIC_ACQUIRE))
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->lock);
+	w->q_kind = kind;
+	snprintf(w->q_user, sizeof(w->q_user), "%s", user != NULL ? user : "");
+	seq = ++w->q_seq;
+	pthread_mutex_unlock(&w->lock);
+	worker_post(w, MAIL_QUERY);
+	pthread_mutex_lock(&w->lock);
+	while (w->q_answered != seq && rv == 0)
+		if (pthread_cond_timedwait(&w->qcond, &w->lock, &until) ==
+		    ETIMEDOUT)
+			rv = -1;
+	if (w->q_answered == seq) {
+		*out = w->q_out;
+		*count = w->q_count;
+		w->q_out = NULL;
+		rv = 0;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return rv;
 }
 
 void

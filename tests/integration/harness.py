@@ -41,6 +41,8 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("IAPROXY_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
 IAPROXY = os.environ.get("IAPROXY") or os.path.join(SRCDIR, "proxy", "iaproxy")
+# iaproxyctl, beside the proxy binary.
+IAPROXYCTL = os.path.join(os.path.dirname(IAPROXY), "iaproxyctl")
 PYTHON = "/usr/bin/python3"
 CURL = "/usr/bin/curl"
 HOSTNAME = "proxy.example.test"
@@ -720,6 +722,15 @@ class Proxy:
 				cur = []
 		c.close()
 		return answers
+
+	def ctl(self, *args, timeout=30):
+		"""iaproxyctl -s ADMIN_SOCKET args...: (exit code, stdout,
+		stderr)."""
+		r = subprocess.run([IAPROXYCTL, "-s", self.conf["admin_socket"]] +
+		    list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+		    stderr=subprocess.PIPE, timeout=timeout)
+		return (r.returncode, r.stdout.decode(errors="replace"),
+		    r.stderr.decode(errors="replace"))
 
 	def admin_stats(self):
 		"""The counters of the admin socket's stats: name -> number."""
