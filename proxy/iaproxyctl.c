@@ -356,6 +356,9 @@ main(int argc, char *argv[])
 			fprintf(stderr, "%s\n", a.lines[i]);
 		fprintf(stderr, "%s: %s\n", progname, a.last[5] == ' ' ?
 		    a.last + 6 : a.last + 5);
+		free(a.lines);
+		free(a.buf);
+		fflush(stdout);
 		return 1;
 	}
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "stats") == 0) {
