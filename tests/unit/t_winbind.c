@@ -151,9 +151,13 @@ ms_since(const struct timeval *t0, const struct timeval *t1)
 	    (t1->tv_usec - t0->tv_usec) / 1000;
 }
 
-/* How many processes run the program path (our children only). */
+/*
+ * Our children: running ones whose executable is path (zombie 0), or
+ * zombies of any program (zombie 1, path NULL: killed or exited and not
+ * reaped).
+ */
 static int
-children_running(const char *path)
+our_children(const char *path, int zombie)
 {
 	DIR		*d;
 	struct dirent	*e;
@@ -168,12 +172,14 @@ children_running(const char *path)
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
-		snprintf(p, sizeof(p), "/proc/%s/exe", e->d_name);
-		if ((n = readlink(p, buf, sizeof(buf) - 1)) <= 0)
-			continue;
-		buf[n] = '\0';
-		if (strcmp(buf, path) != 0)
-			continue;
+		if (path != NULL) {
+			snprintf(p, sizeof(p), "/proc/%s/exe", e->d_name);
+			if ((n = readlink(p, buf, sizeof(buf) - 1)) <= 0)
+				continue;
+			buf[n] = '\0';
+			if (strcmp(buf, path) != 0)
+				continue;
+		}
 		snprintf(p, sizeof(p), "/proc/%s/stat", e->d_name);
 		if ((fd = open(p, O_RDONLY)) == -1)
 			continue;
@@ -183,44 +189,24 @@ children_running(const char *path)
 			continue;
 		stat[n] = '\0';
 		if (sscanf(strrchr(stat, ')') + 2, "%c %ld", &state,
-		    &ppid) == 2 && ppid == (long)getpid() && state != 'Z')
+		    &ppid) == 2 && ppid == (long)getpid() &&
+		    (state == 'Z') == zombie)
 			count++;
 	}
 	closedir(d);
 	return count;
 }
 
-/* Our children that are zombies (killed or exited and not reaped). */
+static int
+children_running(const char *path)
+{
+	return our_children(path, 0);
+}
+
 static int
 zombies(void)
 {
-	DIR		*d;
-	struct dirent	*e;
-	char		 p[300], stat[512];
-	ssize_t		 n;
-	int		 count = 0, fd;
-	long		 ppid;
-	char		 state;
-
-	if ((d = opendir("/proc")) == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(p, sizeof(p), "/proc/%s/stat", e->d_name);
-		if ((fd = open(p, O_RDONLY)) == -1)
-			continue;
-		n = read(fd, stat, sizeof(stat) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		stat[n] = '\0';
-		if (sscanf(strrchr(stat, ')') + 2, "%c %ld", &state,
-		    &ppid) == 2 && ppid == (long)getpid() && state == 'Z')
-			count++;
-	}
-	closedir(d);
-	return count;
+	return our_children(NULL, 1);
 }
 
 /* Write an executable script into tmpdir; returns its path (static). */
