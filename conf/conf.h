@@ -38,7 +38,7 @@ enum auth_method {
 	AUTH_NONE	= 0x1,	/* no sign-in; only ever alone */
 	AUTH_NTLM	= 0x2,
 	AUTH_NEGOTIATE	= 0x4,	/* Kerberos (and NTLM inside it, with ntlm) */
-	AUTH_SAML	= 0x8,	/* refused by the config for now */
+	AUTH_SAML	= 0x8,	/* an IP session from a SAML sign-in */
 };
 
 /* A client network: `network "name" { src = {...} auth = {...} }`. */
@@ -158,6 +158,76 @@ struct conf_negotiate {
 	void		*kt_mem;	/* krb5_keytab: open while we live */
 };
 
+/*
+ * The `saml { }` section: a SAML 2.0 service provider for one identity
+ * provider (auth/saml*.c, lasso).  conf_saml_load() reads the files and
+ * builds the provider (sp) at every load, so -t reports bad metadata,
+ * keys or two IdPs with FILE:LINE.  Sign-in state that must outlive a
+ * reload (outstanding requests, the replay cache, IP sessions) is not
+ * here: auth/ owns it.
+ */
+struct conf_saml {
+	int		 enabled;
+	char		*idp_metadata;	/* resolved path */
+	char		*sp_entity_id;
+	char		*sp_key;	/* resolved paths (PEM) */
+	char		*sp_cert;
+	char		*portal;	/* base URL, no trailing '/' */
+	char		*portal_host;	/* its host, lower-cased */
+	int		 portal_port;	/* explicit, or 80 / 443 */
+	int		 portal_https;
+	char		*acs_url;	/* portal + "/iaproxy/saml/acs" */
+	char		*cookie_key_file;	/* resolved path */
+	uint8_t		*cookie_key;	/* secret: wiped on free */
+	size_t		 cookie_key_len;
+	int		 clock_skew;	/* seconds */
+	int		 session_idle;	/* seconds */
+	int		 session_max;	/* seconds */
+	int		 flip_guard;	/* seconds: an IP that changes user
+					   sooner than this loses its session */
+	char		**verified_domains;	/* lower-cased */
+	size_t		 nverified_domains;
+	struct conf_realm *domain_map;	/* "example.test=EXAMPLE" */
+	size_t		 ndomain_map;
+	char		*groups_attribute;	/* or NULL: the directory */
+	char		*idp_host;	/* the IdP's SSO host (from the
+					   metadata): reached without sign-in */
+	int		 idp_port;
+	void		*sp;		/* struct saml_sp *, auth/saml.h */
+};
+
+/* What a risk rule counts (`when`), as bits. */
+enum risk_when {
+	RISK_WHEN_BLOCK		= 0x1,
+	RISK_WHEN_WARN		= 0x2,
+	RISK_WHEN_MONITOR	= 0x4,	/* a monitor rule's would-be action */
+	RISK_WHEN_ALLOW		= 0x8,
+};
+
+/* What the gateway does to an account (admin commands, risk rules). */
+enum account_action {
+	ACCOUNT_SIGNOUT,
+	ACCOUNT_DISABLE,
+	ACCOUNT_RESET_PASSWORD,
+};
+
+/*
+ * `risk "name" { when category count within action directory }`: when a
+ * user collects count matching policy events within `within` seconds,
+ * the gateway takes the action (proxy/risk.c).
+ */
+struct conf_risk {
+	char		*name;
+	unsigned	 when;		/* RISK_WHEN_* bits, never 0 */
+	char		**categories;	/* any of these; none: any request */
+	size_t		 ncategories;
+	int		 count;
+	int		 within;	/* seconds */
+	int		 action;	/* enum account_action */
+	int		 directory;	/* disable / reset in the directory
+					   too (reset always is) */
+};
+
 struct config {
 	int		 refcnt;	/* atomic; see conf_ref() */
 	char		*file;		/* path it came from, for messages */
@@ -168,6 +238,13 @@ struct config {
 	char		*hostname;	/* Via, error pages, PAC, SPN host */
 	char		*access_log;	/* path, or "-" for stdout */
 	char		*admin_socket;	/* UNIX socket path, or NULL */
+	struct conf_listen *admin_listen; /* loopback TCP, or NULL */
+	char		*admin_token_file;	/* resolved path */
+	char		*admin_token;	/* secret: wiped on free */
+	size_t		 admin_token_len;
+	int		 access_syslog;	/* access_log = "syslog[:facility]":
+					   the facility, else -1 */
+	char		*state_dir;	/* what survives a restart */
 	enum log_format	 log_format;
 	int		*connect_ports;
 	size_t		 nconnect_ports;
@@ -214,6 +291,10 @@ struct config {
 	struct conf_ntlm ntlm;
 	struct conf_ldap ldap;
 	struct conf_negotiate negotiate;
+	struct conf_saml saml;
+	struct conf_risk *risks;	/* in file order */
+	size_t		 nrisks;
+	int		 risk_max_users;	/* users tracked at once */
 
 	/*
 	 * The Internet Access policy (rule, category and schedule blocks,
@@ -266,6 +347,15 @@ void		 conf_keytab_free(struct conf_negotiate *);
 /* GSSAPI's text for a major and minor status, "major: minor", in buf. */
 void		 conf_gss_status(unsigned major, unsigned minor, char *buf,
 		    size_t len);
+
+/* conf_saml.c */
+/*
+ * Read the saml section's files (metadata, key, certificate, cookie key)
+ * and build the service provider into s->sp.  0, or -1 with a message
+ * (no file:line) in why.
+ */
+int		 conf_saml_load(struct conf_saml *, char *why, size_t whylen);
+void		 conf_saml_free(struct conf_saml *);
 
 /* conf_cidr.c */
 /* Parse "10.0.0.0/8", "::1" (host route) and the like; 0 on success. */
