@@ -62,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -109,6 +110,9 @@ enum conf_vtype {
 	CV_ACTION,	/* allow | block | warn (default_action) */
 	CV_TEXT,	/* one string: not empty, no control characters */
 	CV_TEXTS,	/* a list of those */
+	CV_ADMINLISTEN,	/* one loopback "IPv4:port" / "[::1]:port" */
+	CV_RISKWHEN,	/* list of block | warn | monitor | allow */
+	CV_ACCOUNT,	/* signout | disable | reset-password */
 };
 
 struct conf_var {
@@ -144,6 +148,22 @@ static const struct conf_var conf_vars[] = {
 	/* proxy/admin.c: purge and stats, never on the proxy port. */
 	{ "admin_socket", CV_SOCKET, NULL, 0, 0, 0, NULL,
 	    FIELD(admin_socket) },
+	/*
+	 * proxy/admin_http.c: the same commands and /metrics over HTTP on
+	 * loopback, for a bearer of the token in admin_token_file.
+	 */
+	{ "admin_listen", CV_ADMINLISTEN, NULL, 0, 0, 0, NULL, NOFIELD },
+	{ "admin_token_file", CV_FILE, NULL, 0, 0, 0, NULL,
+	    FIELD(admin_token_file) },
+	/* access_log = "syslog[:facility]" sends the lines here. */
+	{ "syslog_socket", CV_SOCKET, NULL, 0, 0, 0, "/dev/log",
+	    FIELD(syslog_socket) },
+	/* The disabled-accounts list (proxy/account.c) lives here. */
+	{ "state_dir", CV_FILE, NULL, 0, 0, 0, "/var/lib/iaproxy",
+	    FIELD(state_dir) },
+	/* Risk rules (proxy/risk.c): users whose events are counted. */
+	{ "risk_max_users", CV_INT, NULL, 100000, 1, 10000000, NULL,
+	    FIELD(risk_max_users) },
 
 	{ "max_header_bytes", CV_INT, NULL, 131072, 1024, 1048576, NULL,
 	    FIELD(max_header_bytes) },
@@ -289,6 +309,14 @@ static const struct conf_var conf_vars[] = {
 	/* network "name" { }: many, copied by conf_copy_networks(). */
 	{ "src", CV_CIDRS, "network", 0, 0, 0, NULL, NOFIELD },
 	{ "auth", CV_AUTH, "network", 0, 0, 0, NULL, NOFIELD },
+
+	/* risk "name" { }: many, copied by conf_copy_risks(). */
+	{ "when", CV_RISKWHEN, "risk", 0, 0, 0, NULL, NOFIELD },
+	{ "category", CV_TEXTS, "risk", 0, 0, 0, NULL, NOFIELD },
+	{ "count", CV_INT, "risk", 3, 1, 100000, NULL, NOFIELD },
+	{ "within", CV_INT, "risk", 600, 1, 2592000, NULL, NOFIELD },
+	{ "action", CV_ACCOUNT, "risk", ACCOUNT_SIGNOUT, 0, 0, NULL, NOFIELD },
+	{ "directory", CV_BOOL, "risk", 0, 0, 1, NULL, NOFIELD },
 };
 #define CONF_NVARS	(sizeof(conf_vars) / sizeof(conf_vars[0]))
 
@@ -307,6 +335,7 @@ static const struct conf_section {
 	{ "ldap", CFGF_NODEFAULT },
 	{ "negotiate", CFGF_NODEFAULT },
 	{ "network", CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES },
+	{ "risk", CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES },
 };
 #define CONF_NSECTIONS	(sizeof(conf_sections) / sizeof(conf_sections[0]))
 
@@ -378,6 +407,8 @@ struct conf_parse {
 	struct conf_secend neg_end;	/* the negotiate section, if any */
 	struct conf_secend *net_end;	/* each network, in file order */
 	size_t		 nnet_end;
+	struct conf_secend *risk_end;	/* each risk block, in file order */
+	size_t		 nrisk_end;
 	const char	*curbuf;	/* text being parsed (conf_parse_buf) */
 	char		**pfiles;	/* file names the policy blocks cite */
 	size_t		 npfiles;
@@ -411,6 +442,13 @@ static int	 conf_cb_auth(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	 conf_cb_groupmode(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	 conf_cb_dirfail(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	 conf_cb_action(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_cb_riskwhen(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_cb_account(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	 conf_end_risk(cfg_t *, cfg_opt_t *);
+static int	 conf_copy_risks(struct conf_parse *, struct config *, cfg_t *);
+static void	 conf_check_admin(struct conf_parse *, struct config *);
+static void	 conf_check_risks(struct conf_parse *, struct config *);
+static int	 conf_syslog_facility(const char *);
 static int	 conf_socket_path_ok(const char *);
 static int	 conf_secend_set(struct conf_secend *, cfg_t *, const cfg_t *);
 static int	 conf_end_ntlm(cfg_t *, cfg_opt_t *);
@@ -789,6 +827,24 @@ conf_cb_str(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 			cfg_error(cfg, "%s: '%s' is not a valid DNS name",
 			    v->name, value);
 		break;
+	case CV_ADMINLISTEN:
+		/*
+		 * The admin listener must never face the network: loopback
+		 * only, whatever the token (DESIGN: admin endpoints are never
+		 * reachable through the proxy path, nor from elsewhere).
+		 */
+		if (conf_listen_parse(value, &l) == -1)
+			cfg_error(cfg, "%s: '%s' is not IPv4:port or "
+			    "[IPv6]:port (port 1..65535)", v->name, value);
+		else if (!(l.ss.ss_family == AF_INET &&
+		    ((const uint8_t *)&((struct sockaddr_in *)&l.ss)->
+		    sin_addr)[0] == 127) && !(l.ss.ss_family == AF_INET6 &&
+		    IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&l.ss)->
+		    sin6_addr)))
+			cfg_error(cfg, "%s: '%s' is not a loopback address "
+			    "(127.0.0.0/8 or [::1]): the admin listener is "
+			    "never reachable from the network", v->name, value);
+		break;
 	case CV_PATH:
 		if (*value == '\0')
 			cfg_error(cfg, "%s: empty file name (use \"-\" for "
@@ -998,6 +1054,38 @@ conf_cb_auth(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 
 	return (conf_word(cfg, opt, value, result, words, 0,
 	    "none, ntlm, negotiate or saml"));
+}
+
+/* One word of a risk rule's when list, kept as its RISK_WHEN_* bit. */
+static int
+conf_cb_riskwhen(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const struct conf_word words[] = {
+		{ "block", RISK_WHEN_BLOCK }, { "blocked", RISK_WHEN_BLOCK },
+		{ "warn", RISK_WHEN_WARN }, { "warned", RISK_WHEN_WARN },
+		{ "monitor", RISK_WHEN_MONITOR },
+		{ "monitored", RISK_WHEN_MONITOR },
+		{ "allow", RISK_WHEN_ALLOW }, { "allowed", RISK_WHEN_ALLOW },
+		{ NULL, 0 }
+	};
+
+	return (conf_word(cfg, opt, value, result, words, 0,
+	    "block, warn, monitor or allow"));
+}
+
+/* A risk rule's action on the account. */
+static int
+conf_cb_account(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const struct conf_word words[] = {
+		{ "signout", ACCOUNT_SIGNOUT }, { "disable", ACCOUNT_DISABLE },
+		{ "reset-password", ACCOUNT_RESET_PASSWORD },
+		{ "reset_password", ACCOUNT_RESET_PASSWORD },
+		{ NULL, 0 }
+	};
+
+	return (conf_word(cfg, opt, value, result, words, -1,
+	    "signout, disable or reset-password"));
 }
 
 /* group_mode: how the groups of a user are found. */
@@ -1731,6 +1819,16 @@ conf_opt_init(cfg_opt_t *o, const struct conf_var *v)
 		o->flags = CFGF_LIST;
 		o->parsecb = conf_cb_auth;
 		break;
+	case CV_RISKWHEN:
+		o->type = CFGT_INT;
+		o->flags = CFGF_LIST;
+		o->parsecb = conf_cb_riskwhen;
+		break;
+	case CV_ACCOUNT:
+		o->type = CFGT_INT;
+		o->def.number = v->def;
+		o->parsecb = conf_cb_account;
+		break;
 	case CV_BOOL:
 		o->type = CFGT_INT;
 		o->def.number = v->def;
@@ -1761,6 +1859,7 @@ conf_opt_init(cfg_opt_t *o, const struct conf_var *v)
 	case CV_PRINCIPAL:
 	case CV_SOCKET:
 	case CV_TEXT:
+	case CV_ADMINLISTEN:
 		o->type = CFGT_STR;
 		o->def.string = v->sdef;
 		o->parsecb = conf_cb_str;
@@ -1855,6 +1954,7 @@ conf_cfg_init(void)
 	cfg_set_error_function(cfg, conf_errfunc);
 	cfg_set_validate_func(cfg, "ntlm", conf_end_ntlm);
 	cfg_set_validate_func(cfg, "network", conf_end_network);
+	cfg_set_validate_func(cfg, "risk", conf_end_risk);
 	cfg_set_validate_func(cfg, "ldap", conf_end_ldap);
 	cfg_set_validate_func(cfg, "negotiate", conf_end_negotiate);
 	cfg_set_validate_func(cfg, "rule", conf_end_rule);
@@ -1966,7 +2066,20 @@ conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 				*s = (char)toupper((unsigned char)*s);
 		break;
 	case CV_AUTH:
-		break;		/* conf_copy_networks() */
+	case CV_RISKWHEN:
+	case CV_ACCOUNT:
+		break;		/* conf_copy_networks(), conf_copy_risks() */
+	case CV_ADMINLISTEN:
+		if ((s = cfg_opt_getnstr(o, 0)) == NULL)
+			break;
+		if ((c->admin_listen = calloc(1, sizeof(*c->admin_listen))) ==
+		    NULL)
+			return (-1);
+		if (conf_listen_parse(s, c->admin_listen) == -1)
+			return (-1);	/* checked while parsing */
+		if ((c->admin_listen->text = strdup(s)) == NULL)
+			return (-1);
+		break;
 	case CV_DOMAINS:
 		/* Two option names feed the list: append. */
 		if (n > 0 && (pp = reallocarray(c->pac_direct_domains,
@@ -2046,8 +2159,9 @@ conf_copy(struct conf_parse *p, struct config *c, cfg_t *cfg)
 	c->negotiate.enabled = cfg_size(cfg, "negotiate") > 0;
 	for (i = 0; i < CONF_NVARS; i++) {
 		v = &conf_vars[i];
-		if (v->section != NULL && strcmp(v->section, "network") == 0)
-			continue;	/* conf_copy_networks() */
+		if (v->section != NULL && (strcmp(v->section, "network") ==
+		    0 || strcmp(v->section, "risk") == 0))
+			continue;	/* conf_copy_networks(), _risks() */
 		if (v->section != NULL && strcmp(v->section, "ntlm") == 0 &&
 		    !c->ntlm.enabled)
 			continue;	/* no section, no values */
@@ -2064,7 +2178,9 @@ conf_copy(struct conf_parse *p, struct config *c, cfg_t *cfg)
 			return (-1);
 		}
 	}
-	return (conf_copy_networks(p, c, cfg));
+	if (conf_copy_networks(p, c, cfg) == -1)
+		return (-1);
+	return (conf_copy_risks(p, c, cfg));
 }
 
 /*
@@ -2177,6 +2293,7 @@ conf_check(struct conf_parse *p, struct config *c)
 		    "ntlm backend ldap needs an ldap section");
 	if (c->negotiate.enabled)
 		conf_check_negotiate(p, c);
+	conf_check_admin(p, c);
 	/* Closing braces were noted in file order, as the sections are. */
 	for (i = 0; i < c->nnetworks && i < p->nnet_end; i++) {
 		if ((c->networks[i].auth & AUTH_NTLM) && !c->ntlm.enabled)
@@ -2191,6 +2308,242 @@ conf_check(struct conf_parse *p, struct config *c)
 			    c->networks[i].name);
 	}
 	return (p->nerrors == errs ? 0 : -1);
+}
+
+/*
+ * Called by libconfuse at the closing brace of each risk block: a plain
+ * name, something to count (when) and an action.  Where it ended is
+ * kept for the checks that need the whole file (conf_check_risks).
+ */
+static int
+conf_end_risk(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct conf_parse	*p = conf_cur;
+	struct conf_secend	*e;
+	cfg_t			*sec;
+	const char		*file = conf_filename(cfg), *name, *s;
+	unsigned int		 i, n;
+
+	n = cfg_opt_size(opt);
+	if (p == NULL || n == 0 || (sec = cfg_opt_getnsec(opt, n - 1)) == NULL)
+		return (-1);
+	if ((e = reallocarray(p->risk_end, p->nrisk_end + 1, sizeof(*e))) ==
+	    NULL) {
+		cfg_error(cfg, "out of memory");
+		return (-1);
+	}
+	p->risk_end = e;
+	e = &p->risk_end[p->nrisk_end];
+	memset(e, 0, sizeof(*e));
+	if (conf_secend_set(e, cfg, sec) == -1) {
+		cfg_error(cfg, "out of memory");
+		return (-1);
+	}
+	p->nrisk_end++;
+
+	name = cfg_title(sec) != NULL ? cfg_title(sec) : "";
+	for (s = name; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			break;
+	if (*name == '\0' || *s != '\0' || strlen(name) > CONF_NAME_MAX)
+		conf_err(p, "%s:%d: risk '%s': the name must be 1 to %d "
+		    "characters, none of them control characters", file,
+		    cfg->line, name, CONF_NAME_MAX);
+	if (cfg_size(sec, "when") == 0)
+		conf_err(p, "%s:%d: risk '%s': when is required (block, warn, "
+		    "monitor or allow)", file, cfg->line, name);
+	for (i = 0; i < cfg_size(sec, "when"); i++)
+		if (cfg_getnint(sec, "when", i) == 0)
+			return (0);	/* reported by conf_cb_riskwhen */
+	if (cfg_getint(sec, "action") < 0)
+		return (0);		/* reported by conf_cb_account */
+	if (cfg_getint(sec, "action") == ACCOUNT_SIGNOUT &&
+	    cfg_getint(sec, "directory"))
+		conf_err(p, "%s:%d: risk '%s': directory = true needs action "
+		    "disable or reset-password (a sign-out changes nothing in "
+		    "the directory)", file, cfg->line, name);
+	return (0);
+}
+
+/* Copy the risk blocks, in file order (their shape: conf_end_risk). */
+static int
+conf_copy_risks(struct conf_parse *p, struct config *c, cfg_t *cfg)
+{
+	struct conf_risk	*r;
+	cfg_t			*sec;
+	unsigned int		 i, j, n = cfg_size(cfg, "risk");
+
+	if (n == 0)
+		return (0);
+	if ((c->risks = calloc(n, sizeof(*c->risks))) == NULL)
+		goto nomem;
+	for (i = 0; i < n; i++) {
+		sec = cfg_getnsec(cfg, "risk", i);
+		r = &c->risks[i];
+		c->nrisks = i + 1;
+		if ((r->name = strdup(cfg_title(sec))) == NULL)
+			goto nomem;
+		for (j = 0; j < cfg_size(sec, "when"); j++)
+			r->when |= (unsigned)cfg_getnint(sec, "when", j);
+		r->count = (int)cfg_getint(sec, "count");
+		r->within = (int)cfg_getint(sec, "within");
+		r->action = (int)cfg_getint(sec, "action");
+		r->directory = (int)cfg_getint(sec, "directory");
+		if (cfg_size(sec, "category") > 0 && (r->categories = calloc(
+		    cfg_size(sec, "category"), sizeof(char *))) == NULL)
+			goto nomem;
+		for (j = 0; j < cfg_size(sec, "category"); j++) {
+			if ((r->categories[j] = strdup(cfg_getnstr(sec,
+			    "category", j))) == NULL)
+				goto nomem;
+			r->ncategories = j + 1;
+		}
+	}
+	return (0);
+
+ nomem:
+	conf_err(p, "%s: risk: out of memory", p->file);
+	return (-1);
+}
+
+/*
+ * A risk rule's categories must be loaded by the policy (a category
+ * block, or a category_dir category some rule names), or the rule could
+ * never fire: say so rather than count nothing.
+ */
+static void
+conf_check_risks(struct conf_parse *p, struct config *c)
+{
+	const struct conf_secend	*e;
+	size_t				 i, j;
+
+	for (i = 0; i < c->nrisks && i < p->nrisk_end; i++) {
+		e = &p->risk_end[i];
+		for (j = 0; j < c->risks[i].ncategories; j++)
+			if (c->policy == NULL || !policy_category_loaded(
+			    c->policy, c->risks[i].categories[j]))
+				conf_err(p, "%s:%d: risk '%s': category '%s' is "
+				    "not known (define it with a category "
+				    "block, or name it in a rule when it comes "
+				    "from category_dir)", e->at.file,
+				    e->at.line, c->risks[i].name,
+				    c->risks[i].categories[j]);
+	}
+}
+
+/* The facility of access_log = "syslog:NAME"; -1 if NAME is not one. */
+static int
+conf_syslog_facility(const char *name)
+{
+	static const struct {
+		const char	*name;
+		int		 facility;
+	} fac[] = {
+		{ "daemon", LOG_DAEMON }, { "user", LOG_USER },
+		{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+		{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+		{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+		{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(fac) / sizeof(fac[0]); i++)
+		if (strcmp(name, fac[i].name) == 0)
+			return (fac[i].facility);
+	return (-1);
+}
+
+/*
+ * The admin listener needs its token (a secret file, like the bind
+ * password: not readable by others, one line of at least 16 bytes), and
+ * access_log = "syslog[:facility]" picks syslog over a file.  A file
+ * really called "syslog" is still reachable as "./syslog".
+ */
+static void
+conf_check_admin(struct conf_parse *p, struct config *c)
+{
+	const struct conf_var	*v;
+	const struct conf_where	*w;
+	const char		*file, *why = NULL;
+	struct stat		 st;
+	char			 buf[4098];
+	size_t			 len = 0;
+	ssize_t			 r;
+	int			 fd, line;
+
+	c->access_syslog = -1;
+	if (c->access_log != NULL && strncmp(c->access_log, "syslog", 6) ==
+	    0 && (c->access_log[6] == '\0' || c->access_log[6] == ':')) {
+		c->access_syslog = c->access_log[6] == '\0' ? LOG_DAEMON :
+		    conf_syslog_facility(c->access_log + 7);
+		if (c->access_syslog == -1)
+			conf_errat(p, conf_var_find(NULL, "access_log"),
+			    "access_log: '%s': the syslog facility must be "
+			    "daemon, user or local0..local7", c->access_log);
+	}
+	v = conf_var_find(NULL, "admin_token_file");
+	w = &p->where[v - conf_vars];
+	if (c->admin_listen == NULL) {
+		if (c->admin_token_file != NULL)
+			conf_errat(p, v, "admin_token_file: set, but there is "
+			    "no admin_listen to use it");
+		return;
+	}
+	if (c->admin_token_file == NULL) {
+		conf_errat(p, conf_var_find(NULL, "admin_listen"),
+		    "admin_listen: needs admin_token_file (the bearer token "
+		    "clients must present)");
+		return;
+	}
+	file = w->file != NULL ? w->file : p->file;
+	line = w->line > 0 ? w->line : 1;
+	/* O_NONBLOCK: opening a FIFO must not hang a reload. */
+	if ((fd = open(c->admin_token_file, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
+		conf_err(p, "%s:%d: admin_token_file %s: cannot open: %s",
+		    file, line, c->admin_token_file, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) == -1)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_mode & S_IRWXO)
+		why = "others have access to it; chmod o-rwx it";
+	while (why == NULL && len < sizeof(buf)) {
+		if ((r = read(fd, buf + len, sizeof(buf) - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			why = strerror(errno);
+		} else if (r == 0)
+			break;
+		else
+			len += (size_t)r;
+	}
+	close(fd);
+	if (why == NULL) {
+		if (memchr(buf, '\n', len) != NULL)
+			len = (size_t)((char *)memchr(buf, '\n', len) - buf);
+		if (len > 0 && buf[len - 1] == '\r')
+			len--;
+		if (len < 16)
+			why = "the token must be at least 16 bytes";
+		else if (len > 4096)
+			why = "the token must be at most 4096 bytes";
+		else if (memchr(buf, '\0', len) != NULL)
+			why = "contains a NUL byte";
+	}
+	if (why == NULL && (c->admin_token = malloc(len + 1)) == NULL)
+		why = "out of memory";
+	if (why != NULL) {
+		conf_err(p, "%s:%d: admin_token_file %s: %s", file, line,
+		    c->admin_token_file, why);
+	} else {
+		memcpy(c->admin_token, buf, len);
+		c->admin_token[len] = '\0';
+		c->admin_token_len = len;
+	}
+	explicit_bzero(buf, sizeof(buf));
 }
 
 /*
@@ -2807,7 +3160,11 @@ conf_load(const char *file, const char *text, char *err, size_t errlen)
 		goto fail;
 	/* Both, so that -t shows the policy's errors with the others. */
 	rc = conf_check(&p, c);
-	if (conf_policy(&p, c, cfg) == -1 || rc == -1)
+	if (conf_policy(&p, c, cfg) == -1)
+		goto fail;
+	/* Risk rules name categories: the policy says which are loaded. */
+	conf_check_risks(&p, c);
+	if (rc == -1 || p.nerrors > 0)
 		goto fail;
 
 	cfg_free(cfg);
@@ -3276,6 +3633,9 @@ conf_parse_free(struct conf_parse *p)
 	for (i = 0; i < p->nnet_end; i++)
 		free(p->net_end[i].at.file);
 	free(p->net_end);
+	for (i = 0; i < p->nrisk_end; i++)
+		free(p->risk_end[i].at.file);
+	free(p->risk_end);
 	for (i = 0; i < p->npfiles; i++)
 		free(p->pfiles[i]);
 	free(p->pfiles);
@@ -3312,7 +3672,7 @@ conf_unref(struct config *c)
 static void
 conf_free(struct config *c)
 {
-	size_t	i;
+	size_t	i, j;
 
 	for (i = 0; i < c->nlisten; i++)
 		free(c->listen[i].text);
@@ -3377,6 +3737,23 @@ conf_free(struct config *c)
 	free(c->connect_ports);
 	free(c->access_log);
 	free(c->admin_socket);
+	if (c->admin_listen != NULL)
+		free(c->admin_listen->text);
+	free(c->admin_listen);
+	free(c->admin_token_file);
+	if (c->admin_token != NULL) {
+		explicit_bzero(c->admin_token, c->admin_token_len);
+		free(c->admin_token);
+	}
+	free(c->syslog_socket);
+	free(c->state_dir);
+	for (i = 0; i < c->nrisks; i++) {
+		free(c->risks[i].name);
+		for (j = 0; j < c->risks[i].ncategories; j++)
+			free(c->risks[i].categories[j]);
+		free(c->risks[i].categories);
+	}
+	free(c->risks);
 	free(c->hostname);
 	free(c->file);
 	free(c);

@@ -244,6 +244,7 @@ struct config {
 	size_t		 admin_token_len;
 	int		 access_syslog;	/* access_log = "syslog[:facility]":
 					   the facility, else -1 */
+	char		*syslog_socket;	/* where syslog datagrams go */
 	char		*state_dir;	/* what survives a restart */
 	enum log_format	 log_format;
 	int		*connect_ports;

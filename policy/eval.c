@@ -1045,3 +1045,14 @@ policy_host_categories(const struct policy *p, const char *host, char *buf,
 		return (ev_cats(&c, dummy, sizeof(dummy)));
 	return (ev_cats(&c, buf, len));
 }
+
+int
+policy_category_loaded(const struct policy *p, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < p->ncats; i++)
+		if (p->cats[i].loaded && strcmp(p->cats[i].name, name) == 0)
+			return (1);
+	return (0);
+}

@@ -404,6 +404,9 @@ size_t		 policy_reason(const struct policy_decision *, char *buf,
  */
 size_t		 policy_host_categories(const struct policy *,
 		    const char *host, char *buf, size_t len);
+/* Is the category called name loaded (some rule or risk can match it)? */
+int		 policy_category_loaded(const struct policy *,
+		    const char *name);
 
 /* explain.c */
 /*

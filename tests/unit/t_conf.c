@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -1663,6 +1664,123 @@ test_policy(void)
 		conf_unref(c);
 }
 
+/*
+ * The admin listener (loopback only, with a secret token file), access_log
+ * to syslog, state_dir, and the risk blocks: values, defaults, and the
+ * errors with their lines.
+ */
+static void
+test_admin_risk(void)
+{
+	struct config	*c;
+	char		*tok, *text;
+
+	c = load("d.conf", "");
+	CHECK(c != NULL, "empty: %s", errbuf);
+	if (c != NULL) {
+		CHECK(c->admin_listen == NULL, "no admin listener");
+		CHECK(c->access_syslog == -1, "no syslog");
+		CHECK(strcmp(c->state_dir, "/var/lib/iaproxy") == 0,
+		    "state_dir default %s", c->state_dir);
+		CHECK(strcmp(c->syslog_socket, "/dev/log") == 0,
+		    "syslog_socket default");
+		CHECK(c->nrisks == 0 && c->risk_max_users == 100000,
+		    "no risk rules");
+		conf_unref(c);
+	}
+	tok = hashfile_with("0123456789abcdef0123\n", 0600);
+	text = fmt("admin_listen = \"127.0.0.1:9911\"\n"
+	    "admin_token_file = \"%s\"\naccess_log = \"syslog:local4\"\n"
+	    "state_dir = \"/tmp/x\"\n"
+	    "category \"malware\" { domains = {\"bad.test\"} }\n"
+	    "risk \"three\" { when = blocked  category = {malware}\n"
+	    "  count = 3  within = 600  action = signout }\n"
+	    "risk \"two\" { when = {block, monitor}  action = reset-password\n"
+	    "  directory = true }\n", tok);
+	c = load("a.conf", text);
+	CHECK(c != NULL, "admin and risk: %s", errbuf);
+	if (c != NULL) {
+		CHECK(c->admin_listen != NULL && strcmp(c->admin_listen->text,
+		    "127.0.0.1:9911") == 0, "admin_listen");
+		CHECK(c->admin_token_len == 20 && memcmp(c->admin_token,
+		    "0123456789abcdef0123", 20) == 0, "token read, no newline");
+		CHECK(c->access_syslog == LOG_LOCAL4, "syslog facility");
+		CHECK(c->nrisks == 2, "two risk rules");
+		if (c->nrisks == 2) {
+			CHECK(strcmp(c->risks[0].name, "three") == 0 &&
+			    c->risks[0].when == RISK_WHEN_BLOCK &&
+			    c->risks[0].ncategories == 1 &&
+			    strcmp(c->risks[0].categories[0], "malware") == 0 &&
+			    c->risks[0].count == 3 && c->risks[0].within == 600 &&
+			    c->risks[0].action == ACCOUNT_SIGNOUT &&
+			    !c->risks[0].directory, "first risk rule");
+			CHECK(c->risks[1].when == (RISK_WHEN_BLOCK |
+			    RISK_WHEN_MONITOR) && c->risks[1].action ==
+			    ACCOUNT_RESET_PASSWORD && c->risks[1].directory &&
+			    c->risks[1].count == 3 && c->risks[1].within == 600,
+			    "second risk rule, defaults");
+		}
+		conf_unref(c);
+	}
+	free(text);
+	c = load("e.conf", "access_log = \"syslog\"\n");
+	CHECK(c != NULL && c->access_syslog == LOG_DAEMON, "syslog: daemon");
+	if (c != NULL)
+		conf_unref(c);
+	CHECK(fails("e.conf", "\naccess_log = \"syslog:kern\"\n",
+	    "e.conf:2: access_log: 'syslog:kern': the syslog facility"),
+	    "bad facility: %s", errbuf);
+	CHECK(fails("e.conf", "admin_listen = \"0.0.0.0:9911\"\n",
+	    "e.conf:1: admin_listen: '0.0.0.0:9911' is not a loopback"),
+	    "not loopback: %s", errbuf);
+	CHECK(fails("e.conf", "\nadmin_listen = \"127.0.0.1:9911\"\n",
+	    "e.conf:2: admin_listen: needs admin_token_file"),
+	    "no token: %s", errbuf);
+	text = fmt("admin_token_file = \"%s\"\n", tok);
+	CHECK(fails("e.conf", text, "e.conf:1: admin_token_file: set, but"),
+	    "token without listener: %s", errbuf);
+	free(text);
+	chmod(tok, 0604);
+	text = fmt("admin_listen = \"[::1]:9911\"\n\nadmin_token_file = "
+	    "\"%s\"\n", tok);
+	CHECK(fails("e.conf", text, "e.conf:3: admin_token_file ") &&
+	    strstr(errbuf, "others have access") != NULL,
+	    "token readable by others: %s", errbuf);
+	free(text);
+	unlink(tok);
+	free(tok);
+	tok = hashfile_with("short\n", 0600);
+	text = fmt("admin_listen = \"[::1]:9911\"\nadmin_token_file = "
+	    "\"%s\"\n", tok);
+	CHECK(fails("e.conf", text, "e.conf:2: admin_token_file ") &&
+	    strstr(errbuf, "at least 16 bytes") != NULL, "short token: %s",
+	    errbuf);
+	free(text);
+	unlink(tok);
+	free(tok);
+	CHECK(fails("e.conf", "risk \"r\" {\n  when = {sometimes}\n}\n",
+	    "e.conf:2: when: 'sometimes' is not block, warn, monitor or "
+	    "allow"), "bad when: %s", errbuf);
+	CHECK(fails("e.conf", "risk \"r\" { when = block\n  action = nuke }\n",
+	    "e.conf:2: action: 'nuke' is not signout, disable or "
+	    "reset-password"), "bad action: %s", errbuf);
+	CHECK(fails("e.conf", "risk \"r\" {\n  count = 3\n}\n",
+	    "e.conf:3: risk 'r': when is required"), "no when: %s", errbuf);
+	CHECK(fails("e.conf", "risk \"r\" { when = block\n  count = 0 }\n",
+	    "e.conf:2: count: 0 is out of range (1..100000)"), "count 0: %s",
+	    errbuf);
+	CHECK(fails("e.conf", "risk \"r\" { when = block directory = true\n}\n",
+	    "e.conf:2: risk 'r': directory = true needs action"),
+	    "signout in the directory: %s", errbuf);
+	CHECK(fails("e.conf", "\nrisk \"r\" { when = block\n"
+	    "  category = {nosuch} }\n",
+	    "e.conf:3: risk 'r': category 'nosuch' is not known"),
+	    "unknown category: %s", errbuf);
+	CHECK(fails("e.conf", "risk \"r\" { when = block }\n"
+	    "risk \"r\" { when = warn }\n", "e.conf:2: "),
+	    "two risk blocks of one name: %s", errbuf);
+}
+
 int
 main(void)
 {
@@ -1680,5 +1798,6 @@ main(void)
 	test_negotiate();
 	test_groups();
 	test_policy();
+	test_admin_risk();
 	return unit_done("t_conf");
 }
