@@ -177,4 +177,10 @@ size_t	auth_groups_purge(const char *user);
  */
 size_t	auth_groups_stats(char *buf, size_t len);
 
+/* gss_pool.c, ntlm_winbind.c: queue depths for /metrics, any thread */
+/* Kerberos accepts waiting for a GSSAPI accept thread. */
+size_t	auth_gss_queued(void);
+/* NTLM sign-ins waiting for a winbind helper, all workers together. */
+size_t	auth_winbind_queued(void);
+
 #endif

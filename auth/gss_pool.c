@@ -9,6 +9,7 @@
 
 #include <gssapi/gssapi.h>
 
+#include "auth.h"
 #include "conf.h"
 #include "gss_pool.h"
 
@@ -139,4 +140,15 @@ gss_job_clear(struct gss_job *j)
 	j->name = NULL;
 	free(j->in);
 	j->in = NULL;
+}
+
+size_t
+auth_gss_queued(void)
+{
+	int n;
+
+	pthread_mutex_lock(&pool.lock);
+	n = pool.queued;
+	pthread_mutex_unlock(&pool.lock);
+	return n > 0 ? (size_t)n : 0;
 }

@@ -59,6 +59,14 @@ extern char **environ;
 #define WB_REAP_MS	50	/* retry waitpid on killed helpers */
 #define WB_FENCE	"Error: No username supplied!"
 
+/*
+ * Sign-ins waiting for a helper, all workers together (each worker's
+ * nqueued belongs to its thread): for /metrics (auth_winbind_queued).
+ */
+static long wb_queued_all;
+#define WB_QUEUED_ADD(n)	__atomic_add_fetch(&wb_queued_all, (n), \
+				    __ATOMIC_RELAXED)
+
 enum wb_hstate {
 	WB_H_EMPTY,	/* no process; may start one */
 	WB_H_IDLE,	/* running, waiting for a request */
@@ -207,6 +215,9 @@ ntlm_winbind_free(struct ntlm_winbind *wb)
 	if (wb == NULL)
 		return;
 	TAILQ_INIT(&orphans);
+	/* The queue goes as a whole: none of it waits any more. */
+	WB_QUEUED_ADD(-(long)wb->nqueued);
+	wb->nqueued = 0;
 	while ((r = TAILQ_FIRST(&wb->queue)) != NULL) {
 		TAILQ_REMOVE(&wb->queue, r, entry);
 		r->queued = 0;
@@ -401,6 +412,7 @@ ntlm_winbind_verify(struct auth_worker *aw,
 	TAILQ_INSERT_TAIL(&wb->queue, r, entry);
 	r->queued = 1;
 	wb->nqueued++;
+	WB_QUEUED_ADD(1);
 	wb_msec(&tv, wb->timeout);
 	evtimer_add(r->timer, &tv);
 	return &r->base;
@@ -452,6 +464,7 @@ wb_req_cancel(struct ntlm_backend_req *br)
 	if (r->queued) {
 		TAILQ_REMOVE(&r->wb->queue, r, entry);
 		r->wb->nqueued--;
+		WB_QUEUED_ADD(-1);
 	} else if (r->helper != NULL)
 		r->helper->req = NULL;
 	wb_req_free(r);
@@ -467,6 +480,7 @@ wb_req_timeout(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	TAILQ_REMOVE(&r->wb->queue, r, entry);
 	r->wb->nqueued--;
+	WB_QUEUED_ADD(-1);
 	r->queued = 0;
 	wb_finish(r, NTLM_BACKEND_DOWN, "no domain controller helper free in "
 	    "time", NULL);
@@ -583,6 +597,7 @@ wb_pump(struct ntlm_winbind *wb)
 			return;		/* a back-off timer will call again */
 		TAILQ_REMOVE(&wb->queue, r, entry);
 		wb->nqueued--;
+		WB_QUEUED_ADD(-1);
 		r->queued = 0;
 		wb_dispatch(h, r);
 	}
@@ -917,4 +932,12 @@ wb_reap(evutil_socket_t fd, short ev, void *arg)
 		wb_msec(&tv, WB_REAP_MS);
 		evtimer_add(wb->reap, &tv);
 	}
+}
+
+size_t
+auth_winbind_queued(void)
+{
+	long n = __atomic_load_n(&wb_queued_all, __ATOMIC_RELAXED);
+
+	return n > 0 ? (size_t)n : 0;
 }

@@ -4,8 +4,18 @@
  * own buffer; the buffer is written by a low-priority event, which runs
  * once the worker has nothing more urgent to do: under load many lines go
  * out in one write(2), when idle each line goes out at once.
+ *
+ * With access_log = "syslog[:FACILITY]" each line goes instead as one
+ * datagram to the local syslog socket (syslog_socket, /dev/log), so that
+ * it can be shipped to a SIEM.  See accesslog_syslog_flush().
+ *
+ * Every request and tunnel passes through accesslog_write() exactly once,
+ * so it is also where metrics.c observes them.
  */
 #include "config.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -21,13 +32,47 @@
 #define ACCESSLOG_FLUSH_AT	(64 * 1024)
 #define ACCESSLOG_GROUPS_MAX	4096	/* bytes of the json groups list */
 
+/* Room for "<PRI>Mmm dd hh:mm:ss iaproxy[PID]: ". */
+#define SYSLOG_HDR_MAX		64
+#define SYSLOG_BATCH		64	/* datagrams per sendmmsg(2) */
+
 static int accesslog_fd = -1;
+/*
+ * The syslog datagram socket: one for the process, unconnected.  Made by
+ * the main thread (accesslog_open) before any worker can need it, and
+ * only closed at exit.  Datagrams are atomic, so workers share it
+ * without a lock.
+ */
+static int accesslog_syslog_fd = -1;
+
+/* Is path the access_log value that means syslog ("syslog[:FACILITY]")? */
+static int
+accesslog_is_syslog(const char *path)
+{
+	return strncmp(path, "syslog", 6) == 0 && (path[6] == '\0' ||
+	    path[6] == ':');
+}
 
 int
 accesslog_open(const char *path)
 {
 	int fd;
 
+	if (accesslog_is_syslog(path)) {
+		/*
+		 * Not connected: each sendto(2) names the socket, so a
+		 * syslog daemon that restarts (a new socket at the same
+		 * path) is found again by the next line, with no reconnect
+		 * logic and no state shared between workers.
+		 */
+		if (accesslog_syslog_fd == -1 && (accesslog_syslog_fd =
+		    socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0)) == -1) {
+			log_warn("access log to syslog: socket");
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(path, "-") == 0)
 		fd = dup(STDOUT_FILENO);
 	else
@@ -59,6 +104,39 @@ accesslog_close(void)
 	if (accesslog_fd != -1)
 		close(accesslog_fd);
 	accesslog_fd = -1;
+	if (accesslog_syslog_fd != -1)
+		close(accesslog_syslog_fd);
+	accesslog_syslog_fd = -1;
+}
+
+/*
+ * The RFC 3164 (4.1) header of a line: "<PRI>TIMESTAMP TAG[PID]: ", PRI
+ * the facility and severity info, TIMESTAMP "Mmm dd hh:mm:ss" in local
+ * time.  No HOSTNAME: on the local socket the syslog daemon adds it, as
+ * for glibc's syslog(3).  The timestamp is formatted once per second per
+ * thread (localtime_r takes a process-wide lock).  The length written.
+ */
+static size_t
+syslog_header(char *p, int facility, time_t now)
+{
+	static __thread time_t	 cached = -1;
+	static __thread char	 stamp[20];
+	static pid_t		 pid;
+	struct tm		 tm;
+	int			 n;
+
+	if (now != cached) {
+		if (localtime_r(&now, &tm) == NULL ||
+		    strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm) == 0)
+			snprintf(stamp, sizeof(stamp), "Jan  1 00:00:00");
+		cached = now;
+	}
+	if (pid == 0)
+		pid = getpid();
+	n = snprintf(p, SYSLOG_HDR_MAX, "<%d>%s %s[%ld]: ",
+	    (facility & LOG_FACMASK) | LOG_INFO, stamp, IAPROXY_NAME,
+	    (long)pid);
+	return n > 0 && n < SYSLOG_HDR_MAX ? (size_t)n : 0;
 }
 
 static void
@@ -234,12 +312,15 @@ accesslog_write(struct worker *w, const struct config *conf,
 	char		 user[1024], mime[128], *p;
 	long		 ms;
 	int		 n, json;
-	size_t		 room;
+	size_t		 room, hdr = 0;
 
-	if (accesslog_fd == -1)
-		return;
 	gettimeofday(&now, NULL);
 	timersub(&now, &e->start, &d);
+	/* Counted whether or not a log is written. */
+	metrics_request(e, &d);
+	if (conf->access_syslog < 0 ? accesslog_fd == -1 :
+	    accesslog_syslog_fd == -1)
+		return;
 	ms = d.tv_sec * 1000 + d.tv_usec / 1000;
 	addr_text(e->client, client, sizeof(client));
 	json = conf->log_format == LOG_FORMAT_JSON;
@@ -253,9 +334,18 @@ accesslog_write(struct worker *w, const struct config *conf,
 	log_sanitize(mime, sizeof(mime), e->content_type ? e->content_type :
 	    "-", strcspn(e->content_type ? e->content_type : "-", "; \t"));
 	room = sizeof(url) + sizeof(user) + 2048 + ACCESSLOG_GROUPS_MAX;
-	if (logbuf_reserve(w, room) == -1)
+	if (logbuf_reserve(w, room + SYSLOG_HDR_MAX) == -1)
 		return;
 	p = w->logbuf + w->loglen;
+	/*
+	 * A syslog line starts with its header, and so with '<', which
+	 * neither format starts a line with: the flush tells them apart by
+	 * that, even across a reload that changes access_log.
+	 */
+	if (conf->access_syslog >= 0 && (hdr = syslog_header(p,
+	    conf->access_syslog, now.tv_sec)) == 0)
+		return;
+	p += hdr;
 	if (conf->log_format == LOG_FORMAT_SQUID) {
 		/*
 		 * %ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %un %Sh/%<a %mt,
@@ -343,32 +433,126 @@ accesslog_write(struct worker *w, const struct config *conf,
 	}
 	if (n <= 0 || (size_t)n >= room)
 		return;
-	w->loglen += n;
+	w->loglen += hdr + n;
 	if (w->loglen >= ACCESSLOG_FLUSH_AT)
 		accesslog_flush(w);
 	else if (w->ev_logflush != NULL)
 		event_active(w->ev_logflush, EV_TIMEOUT, 0);
 }
 
+/*
+ * Send the syslog lines of buf (each "<PRI>...\n", len bytes in all) as
+ * one datagram each, without the LF, up to SYSLOG_BATCH per sendmmsg(2).
+ * Never waits: the socket is non-blocking, and a datagram the daemon
+ * cannot take now (its queue full: EAGAIN; no daemon: ENOENT,
+ * ECONNREFUSED) is dropped and counted (iaproxy_syslog_dropped_total),
+ * never kept to block the worker or grow without bound.
+ */
+static void
+accesslog_syslog_flush(const struct config *conf, const char *buf,
+    size_t len)
+{
+	static time_t		 warned;	/* racy, only for the log */
+	time_t			 now;
+	struct sockaddr_un	 sun;
+	struct mmsghdr		 msgs[SYSLOG_BATCH];
+	struct iovec		 iov[SYSLOG_BATCH];
+	const char		*path, *nl;
+	size_t			 off = 0, k, i, sent;
+	int			 r;
+
+	path = conf != NULL && conf->syslog_socket != NULL ?
+	    conf->syslog_socket : "/dev/log";
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		path = "/dev/log";
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	while (off < len) {
+		memset(msgs, 0, sizeof(msgs));
+		for (k = 0; k < SYSLOG_BATCH && off < len; k++) {
+			if ((nl = memchr(buf + off, '\n', len - off)) == NULL)
+				nl = buf + len;
+			iov[k].iov_base = (void *)(uintptr_t)(buf + off);
+			iov[k].iov_len = (size_t)(nl - (buf + off));
+			msgs[k].msg_hdr.msg_name = &sun;
+			msgs[k].msg_hdr.msg_namelen = sizeof(sun);
+			msgs[k].msg_hdr.msg_iov = &iov[k];
+			msgs[k].msg_hdr.msg_iovlen = 1;
+			off = (size_t)(nl - buf) + 1;
+		}
+		for (i = 0; i < k; i += sent) {
+			r = sendmmsg(accesslog_syslog_fd, msgs + i,
+			    (unsigned)(k - i), MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (r == -1 && errno == EINTR) {
+				sent = 0;
+				continue;
+			}
+			if (r <= 0) {
+				/*
+				 * What failed for one fails for the rest of
+				 * the batch: drop them all now.  Said at
+				 * most once a minute, so that a syslog
+				 * that is down cannot flood the error log.
+				 */
+				now = time(NULL);
+				if (now - warned >= 60) {
+					warned = now;
+					log_warnx("access log to syslog %s: "
+					    "%s; lines are dropped (counted in "
+					    "iaproxy_syslog_dropped_total)",
+					    path, strerror(errno));
+				}
+				for (; i < k; i++)
+					metrics_syslog_dropped();
+				break;
+			}
+			sent = (size_t)r;
+		}
+	}
+}
+
 void
 accesslog_flush(struct worker *w)
 {
-	size_t	 off = 0;
-	ssize_t	 n;
+	size_t		 off = 0, end;
+	ssize_t		 n;
+	const char	*buf = w->logbuf, *nl;
 	static int warned;
 
-	while (off < w->loglen && accesslog_fd != -1) {
-		n = write(accesslog_fd, w->logbuf + off, w->loglen - off);
-		if (n == -1 && errno == EINTR)
+	while (off < w->loglen) {
+		/* A run of syslog lines, or a run of file lines. */
+		int syslog_run = buf[off] == '<';
+
+		for (end = off; end < w->loglen && (buf[end] == '<') ==
+		    syslog_run; end = (size_t)(nl - buf) + 1)
+			if ((nl = memchr(buf + end, '\n', w->loglen - end)) ==
+			    NULL)
+				nl = buf + w->loglen - 1;
+		if (syslog_run) {
+			if (accesslog_syslog_fd != -1)
+				accesslog_syslog_flush(w->conf, buf + off,
+				    end - off);
+			off = end;
 			continue;
-		if (n <= 0) {
-			/* Keep serving; a full disk must not stop the proxy. */
-			if (!warned++)
-				log_warn("access log write");
-			break;
 		}
-		off += n;
-		warned = 0;
+		while (off < end && accesslog_fd != -1) {
+			n = write(accesslog_fd, buf + off, end - off);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				/*
+				 * Keep serving; a full disk must not stop
+				 * the proxy.
+				 */
+				if (!warned++)
+					log_warn("access log write");
+				break;
+			}
+			off += n;
+			warned = 0;
+		}
+		off = end;
 	}
 	w->loglen = 0;
 }

@@ -20,6 +20,17 @@
  *					USER's cached groups
  *	purge USER	ok N		forget USER's cached groups now
  *	stats		NAME VALUE...	the counters, then "ok"
+ *	metrics		TEXT...		the counters as Prometheus text
+ *					(metrics.c), then "ok"
+ *	disable USER [--directory]	NAME VALUE... ok SUMMARY
+ *					refuse USER at the gateway (and in
+ *					the directory first), sign USER out
+ *	enable USER [--directory]	NAME VALUE... ok SUMMARY
+ *					undo disable
+ *	reset-password USER		NAME VALUE... ok SUMMARY
+ *					the directory forces a new password
+ *					at the next logon; sign USER out
+ *					(account.c)
  *	help		...		the commands, then "ok"
  *	quit		ok bye		and the server closes
  *
@@ -59,6 +70,8 @@ struct admin_client {
 	struct bufferevent	*bev;
 	int			 quitting;	/* "quit" answered */
 	uid_t			 uid;		/* the peer (SO_PEERCRED) */
+	char			 who[32];	/* for the log: "uid N", or
+						   "tcp" (admin_http.c) */
 };
 
 static struct {
@@ -217,13 +230,12 @@ admin_reload(struct admin_client *ac, struct evbuffer *out)
 	size_t		 len;
 
 	if (server_reload_err(err, sizeof(err)) == 0) {
-		log_info("admin: reload by uid %u: the new config runs",
-		    (unsigned)ac->uid);
+		log_info("admin: reload by %s: the new config runs", ac->who);
 		evbuffer_add_printf(out, "ok reloaded\n");
 		return;
 	}
-	log_info("admin: reload by uid %u failed: the running config is kept",
-	    (unsigned)ac->uid);
+	log_info("admin: reload by %s failed: the running config is kept",
+	    ac->who);
 	/* The errors one per line; none may pass for the last line. */
 	for (p = err; *p != '\0'; p = nl != NULL ? nl + 1 : p + len) {
 		nl = strchr(p, '\n');
@@ -263,10 +275,10 @@ admin_ask_workers(struct admin_client *ac, int kind, const char *user,
 	}
 	if (kind == WQ_SIGNOUT) {
 		purged = auth_groups_purge(user);
-		log_info("admin: signout %s by uid %u: %zu connection%s closed, "
+		log_info("admin: signout %s by %s: %zu connection%s closed, "
 		    "%zu cached group entr%s dropped%s",
-		    admin_printable(user, shown, sizeof(shown)),
-		    (unsigned)ac->uid, total, total == 1 ? "" : "s", purged,
+		    admin_printable(user, shown, sizeof(shown)), ac->who,
+		    total, total == 1 ? "" : "s", purged,
 		    purged == 1 ? "y" : "ies", missing > 0 ?
 		    " (a worker did not answer)" : "");
 	}
@@ -297,9 +309,9 @@ admin_command(struct admin_client *ac, char *line, struct evbuffer *out)
 			return 0;
 		}
 		n = auth_groups_purge(arg);
-		log_info("admin: purge %s by uid %u: %zu cached group entr%s "
+		log_info("admin: purge %s by %s: %zu cached group entr%s "
 		    "dropped", admin_printable(arg, user, sizeof(user)),
-		    (unsigned)ac->uid, n, n == 1 ? "y" : "ies");
+		    ac->who, n, n == 1 ? "y" : "ies");
 		evbuffer_add_printf(out, "ok %zu\n", n);
 	} else if (strcmp(line, "status") == 0) {
 		admin_status(out);
@@ -324,21 +336,57 @@ admin_command(struct admin_client *ac, char *line, struct evbuffer *out)
 		n = auth_groups_stats(buf, sizeof(buf));
 		evbuffer_add(out, buf, n);
 		evbuffer_add_printf(out, "ok\n");
+	} else if (account_command(line, arg, ac->who, out)) {
+		/* disable, enable, reset-password: answered (account.c) */
+	} else if (strcmp(line, "metrics") == 0) {
+		/* Prometheus text: no line of it starts "ok" or "error". */
+		metrics_text(out);
+		evbuffer_add_printf(out, "ok\n");
 	} else if (strcmp(line, "help") == 0) {
 		evbuffer_add_printf(out, "status\tversion, uptime, workers, "
 		    "connections, config\nreload\treload the config now\n"
 		    "sessions [USER]\tthe signed-in connections\n"
 		    "signout USER\tclose USER's connections and tunnels, forget "
 		    "the groups\npurge USER\tforget USER's cached groups (* for "
-		    "everyone)\nstats\tthe counters\nquit\tclose this "
-		    "connection\nok\n");
+		    "everyone)\nstats\tthe counters\nmetrics\tthe counters as "
+		    "Prometheus text\ndisable USER [--directory]\trefuse USER "
+		    "at the gateway (and in the directory)\nenable USER "
+		    "[--directory]\tundo disable\nreset-password USER\tforce a "
+		    "new password at the next logon, sign USER out\n"
+		    "quit\tclose this connection\nok\n");
 	} else if (strcmp(line, "quit") == 0) {
 		evbuffer_add_printf(out, "ok bye\n");
 		return 1;
 	} else if (*line != '\0')
 		evbuffer_add_printf(out, "error unknown command (help, status, "
 		    "reload, sessions, signout USER, purge USER, stats, "
+		    "metrics, disable USER, enable USER, reset-password USER, "
 		    "quit)\n");
+	return 0;
+}
+
+int
+admin_exec(const char *who, const char *line, size_t len,
+    struct evbuffer *out)
+{
+	struct admin_client	 ac;
+	char			 buf[ADMIN_LINE_MAX + 1];
+
+	/* The same checks as a line read from the socket. */
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	if (len > ADMIN_LINE_MAX || memchr(line, '\0', len) != NULL ||
+	    memchr(line, '\n', len) != NULL ||
+	    memchr(line, '\r', len) != NULL) {
+		evbuffer_add_printf(out, "error bad command line\n");
+		return -1;
+	}
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	memset(&ac, 0, sizeof(ac));
+	ac.uid = (uid_t)-1;
+	snprintf(ac.who, sizeof(ac.who), "%s", who);
+	(void)admin_command(&ac, buf, out);
 	return 0;
 }
 
@@ -418,6 +466,7 @@ admin_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		return;
 	}
 	ac->uid = cred.uid;
+	snprintf(ac->who, sizeof(ac->who), "uid %u", (unsigned)cred.uid);
 	TAILQ_INSERT_TAIL(&adm.clients, ac, link);
 	adm.nclients++;
 	bufferevent_setcb(ac->bev, admin_readcb, admin_writecb, admin_eventcb,
@@ -469,6 +518,7 @@ int
 admin_start(struct event_base *base, const struct config *conf)
 {
 	adm.base = base;
+	account_start(conf);
 	return admin_listen(conf->admin_socket);
 }
 
@@ -479,6 +529,7 @@ admin_reconf(const struct config *conf)
 
 	if (adm.base == NULL)
 		return;
+	account_reconf(conf);
 	if ((p == NULL && adm.path == NULL) ||
 	    (p != NULL && adm.path != NULL && strcmp(p, adm.path) == 0))
 		return;
@@ -494,4 +545,5 @@ admin_stop(void)
 		admin_listen(NULL);
 	while (!TAILQ_EMPTY(&adm.clients))
 		admin_client_close(TAILQ_FIRST(&adm.clients));
+	account_stop();
 }

@@ -287,6 +287,22 @@ decide_answer(struct conn *c, const char *cont)
 }
 
 /*
+ * The decision is final: feed the risk rules (risk.c) with what it was,
+ * plus "monitor" when a monitor rule matched on the way.  Only a
+ * signed-in user's requests count; risk_observe() ignores the rest.
+ */
+static void
+decide_risk(struct conn *c, unsigned kind)
+{
+	struct request	*r = c->req;
+
+	if (r->decision.monitor_rule >= 0)
+		kind |= RISK_WHEN_MONITOR;
+	if (kind != 0)
+		risk_observe(r->conf, c->user, kind, r->host);
+}
+
+/*
  * Act on r->decision: GATE_PASS to go on, GATE_ANSWERED when a page (or
  * a 403) was sent.
  */
@@ -311,14 +327,18 @@ decide_act(struct conn *c)
 			r->incident[2 * i + 1] = hex[rnd[i] & 0xf];
 		}
 		r->incident[2 * sizeof(rnd)] = '\0';
+		decide_risk(c, RISK_WHEN_BLOCK);
 		decide_answer(c, NULL);
 		return GATE_ANSWERED;
 	case POLICY_WARN:
 		decide_ack_key(c, d->rule_name, key, sizeof(key));
 		if (decide_acked(key, r->start.tv_sec)) {
+			/* Counted once, when the warning was given. */
 			r->decision_text = "warn-continued";
+			decide_risk(c, 0);
 			return GATE_PASS;
 		}
+		decide_risk(c, RISK_WHEN_WARN);
 		if (r->is_connect) {
 			/* No page can be shown inside a tunnel. */
 			r->decision_text = "warn-tunnel";
@@ -340,6 +360,7 @@ decide_act(struct conn *c)
 	case POLICY_MONITOR:
 	default:
 		r->decision_text = "allow";
+		decide_risk(c, RISK_WHEN_ALLOW);
 		return GATE_PASS;
 	}
 }

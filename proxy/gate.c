@@ -22,6 +22,7 @@ static int	gate_signin(struct conn *, const struct h1_msg *, size_t,
 static int	gate_groups(struct conn *, size_t, size_t);
 static void	gate_go_on(struct conn *);
 static void	gate_start(struct conn *);
+static int	gate_disabled(struct conn *, size_t, size_t);
 
 /*
  * The Proxy-Authenticate lines a network offers (RFC 9110 11.7.1), one
@@ -80,6 +81,7 @@ gate_outcome(struct conn *c, enum auth_outcome out,
 {
 	char extra[4300];
 
+	metrics_signin_answer(out, ans);
 	switch (out) {
 	case AUTH_SUCCESS:
 		free(c->user);
@@ -246,6 +248,8 @@ gate_check(struct conn *c, const struct h1_msg *msg, size_t headlen,
 
 	if ((rv = gate_signin(c, msg, headlen, inlen)) != GATE_PASS)
 		return rv;
+	if (gate_disabled(c, headlen, inlen))
+		return GATE_ANSWERED;
 	if ((rv = gate_groups(c, headlen, inlen)) != GATE_PASS)
 		return rv;
 	/* Who and which groups are known: the policy decides. */
@@ -352,9 +356,41 @@ gate_groups(struct conn *c, size_t headlen, size_t inlen)
 static void
 gate_go_on(struct conn *c)
 {
+	if (gate_disabled(c, 0, 0))
+		return;
 	if (gate_groups(c, 0, 0) != GATE_PASS)
 		return;		/* pending (state unchanged), or answered */
 	gate_start(c);
+}
+
+/*
+ * A disabled account (iaproxyctl disable, account.c) is refused as soon
+ * as the user is known, whatever proved it (Negotiate, NTLM, a session):
+ * 403 with a page that says so, and the connection closes after it with
+ * its identity dropped, so that nothing else rides on it.  1 when
+ * answered.  On every request, not only at sign-in: a keep-alive
+ * connection signed in before the disable is refused too (the list
+ * lookup is a lock-free test while it is empty).
+ */
+static int
+gate_disabled(struct conn *c, size_t headlen, size_t inlen)
+{
+	if (c->user == NULL || !account_disabled(c->user))
+		return 0;
+	conn_log(c, LOG_LVL_INFO, "refused: account disabled (%s)", c->user);
+	c->req->result = "TCP_DENIED";
+	c->close_after = 1;
+	if (inlen > 0)
+		gate_skip_body(c, headlen, inlen);
+	/* The access log line still names who was refused. */
+	conn_abort_http(c, 403, "account disabled: this account has been "
+	    "disabled by the administrator");
+	if (!c->closing) {	/* c is freed later, never in this frame */
+		free(c->user);
+		c->user = NULL;
+		c->auth_mech = NULL;
+	}
+	return 1;
 }
 
 void

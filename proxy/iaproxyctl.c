@@ -41,8 +41,12 @@ usage(void)
 	    "  reload\n"
 	    "  sessions [--user USER]\n"
 	    "  signout USER\n"
+	    "  disable USER [--directory]\n"
+	    "  enable USER [--directory]\n"
+	    "  reset-password USER\n"
 	    "  purge USER\n"
-	    "  stats\n", progname);
+	    "  stats\n"
+	    "  metrics\n", progname);
 	exit(2);
 }
 
@@ -138,13 +142,12 @@ ctl_ask(const char *path, const char *cmd, struct answer *a)
 	return -1;
 }
 
-/* s as a JSON string. */
+/* The characters of s, escaped for the inside of a JSON string. */
 static void
-json_str(const char *s)
+json_chars(const char *s)
 {
 	const unsigned char *p;
 
-	putchar('"');
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p == '"' || *p == '\\')
 			printf("\\%c", *p);
@@ -153,6 +156,14 @@ json_str(const char *s)
 		else
 			putchar(*p);
 	}
+}
+
+/* s as a JSON string. */
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	json_chars(s);
 	putchar('"');
 }
 
@@ -280,6 +291,57 @@ show_status(const struct answer *a)
 	}
 }
 
+/*
+ * disable, enable, reset-password: NAME VALUE lines (user, directory,
+ * dn, attribute, old, new, gateway, closed) and the summary after "ok".
+ */
+static void
+show_account(const struct answer *a, int json)
+{
+	const char	*sp, *attr = NULL, *oldv = NULL, *newv = NULL;
+	const char	*dir = NULL, *dn = NULL;
+	size_t		 i;
+
+	if (json) {
+		printf("{\"ok\": true");
+		for (i = 0; i < a->nlines; i++) {
+			if ((sp = strchr(a->lines[i], ' ')) == NULL)
+				continue;
+			printf(", \"%.*s\": ", (int)(sp - a->lines[i]),
+			    a->lines[i]);
+			if (strncmp(a->lines[i], "closed ", 7) == 0)
+				json_value(sp + 1);
+			else
+				json_str(sp + 1);
+		}
+		printf(", \"message\": ");
+		json_str(a->last[2] == ' ' ? a->last + 3 : a->last + 2);
+		printf("}\n");
+		return;
+	}
+	printf("%s\n", a->last[2] == ' ' ? a->last + 3 : a->last + 2);
+	for (i = 0; i < a->nlines; i++) {
+		if ((sp = strchr(a->lines[i], ' ')) == NULL)
+			continue;
+		sp++;
+		if (strncmp(a->lines[i], "attribute ", 10) == 0)
+			attr = sp;
+		else if (strncmp(a->lines[i], "old ", 4) == 0)
+			oldv = sp;
+		else if (strncmp(a->lines[i], "new ", 4) == 0)
+			newv = sp;
+		else if (strncmp(a->lines[i], "directory ", 10) == 0)
+			dir = sp;
+		else if (strncmp(a->lines[i], "dn ", 3) == 0)
+			dn = sp;
+	}
+	if (dn != NULL)
+		printf("directory (%s): %s\n", dir != NULL ? dir : "?", dn);
+	if (attr != NULL)
+		printf("  %s: %s -> %s\n", attr, oldv != NULL ? oldv : "-",
+		    newv != NULL ? newv : "-");
+}
+
 /* The number after "ok", or 0. */
 static long long
 ok_number(const struct answer *a)
@@ -313,7 +375,7 @@ main(int argc, char *argv[])
 		usage();
 	cmd = argv[argi++];
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reload") == 0 ||
-	    strcmp(cmd, "stats") == 0) {
+	    strcmp(cmd, "stats") == 0 || strcmp(cmd, "metrics") == 0) {
 		if (argi != argc)
 			usage();
 		snprintf(line, sizeof(line), "%s", cmd);
@@ -324,6 +386,24 @@ main(int argc, char *argv[])
 			usage();
 		snprintf(line, sizeof(line), "sessions%s%s", user ? " " : "",
 		    user ? user : "");
+	} else if (strcmp(cmd, "disable") == 0 || strcmp(cmd, "enable") == 0 ||
+	    strcmp(cmd, "reset-password") == 0) {
+		/* USER, and --directory before or after it (not for reset). */
+		int directory = 0;
+
+		for (; argi < argc; argi++) {
+			if (strcmp(argv[argi], "--directory") == 0 &&
+			    !directory && strcmp(cmd, "reset-password") != 0)
+				directory = 1;
+			else if (user == NULL && argv[argi][0] != '-')
+				user = argv[argi];
+			else
+				usage();
+		}
+		if (user == NULL)
+			usage();
+		snprintf(line, sizeof(line), "%s %s%s", cmd, user, directory ?
+		    " --directory" : "");
 	} else if (strcmp(cmd, "signout") == 0 || strcmp(cmd, "purge") == 0) {
 		if (argi + 1 != argc)
 			usage();
@@ -369,8 +449,25 @@ main(int argc, char *argv[])
 		else
 			for (i = 0; i < a.nlines; i++)
 				printf("%s\n", a.lines[i]);
+	} else if (strcmp(cmd, "metrics") == 0) {
+		/* Prometheus text as it is; JSON carries it as one string. */
+		if (json)
+			printf("{\"ok\": true, \"metrics\": \"");
+		for (i = 0; i < a.nlines; i++) {
+			if (!json) {
+				printf("%s\n", a.lines[i]);
+				continue;
+			}
+			json_chars(a.lines[i]);
+			printf("\\n");
+		}
+		if (json)
+			printf("\"}\n");
 	} else if (strcmp(cmd, "sessions") == 0)
 		show_sessions(&a, json);
+	else if (strcmp(cmd, "disable") == 0 || strcmp(cmd, "enable") == 0 ||
+	    strcmp(cmd, "reset-password") == 0)
+		show_account(&a, json);
 	else if (strcmp(cmd, "reload") == 0) {
 		if (json)
 			printf("{\"ok\": true}\n");

@@ -213,12 +213,19 @@ main(int argc, char *argv[])
 	for (i = 0; i < 4; i++)
 		sigaddset(&set, signums[i]);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* The disabled accounts are known before the first request. */
+	account_start(conf);
 	if (server_start(file, conf) == -1)
 		fatalx("cannot start");
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	if (admin_start(base, conf) == -1)
 		fatalx("cannot make the admin socket %s", conf->admin_socket);
+	if (admin_http_start(base, conf) == -1)
+		fatalx("cannot make the admin listener %s",
+		    conf->admin_listen->text);
+	if (risk_start(base) == -1)
+		fatalx("cannot start the risk rules' action queue");
 	for (i = 0; i < 4; i++) {
 		sigs[i] = evsignal_new(base, signums[i], signal_cb, base);
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
@@ -227,7 +234,9 @@ main(int argc, char *argv[])
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	event_base_dispatch(base);
 	admin_stop();
+	admin_http_stop();
 	server_join();
+	risk_stop();		/* no worker fires any more */
 	log_info("stopped");
 	for (i = 0; i < 4; i++)
 		event_free(sigs[i]);

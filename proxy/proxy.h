@@ -83,9 +83,10 @@ void	connlimit_release(void);
 
 /* selfaddr.c */
 /*
- * Is sa one of the gateway's own listeners (its address and port, or a
- * wildcard listener's port on an address of this machine)?  Never
- * connect there: it would bring a client back in from our own address.
+ * Is sa one of the gateway's own listeners or its admin listener (its
+ * address and port, or a wildcard listener's port on an address of this
+ * machine)?  Never connect there: it would bring a client back in from
+ * our own address, or reach the admin interface through the proxy.
  */
 int	selfaddr_match(const struct config *, const struct sockaddr *);
 
@@ -126,6 +127,11 @@ struct access_entry {
  * O_APPEND fd, so lines from different workers never interleave.
  * accesslog_open() is called by the main thread only.  It is safe while
  * workers write: a reopen dup2()s the new file onto the same fd number.
+ * access_log = "syslog[:FACILITY]" (conf->access_syslog >= 0): each line
+ * goes instead as one non-blocking datagram to conf->syslog_socket,
+ * through one socket made by accesslog_open() and shared by the workers;
+ * what syslog does not take is dropped and counted (metrics.c).
+ * accesslog_write() also counts every request for metrics.c.
  */
 int	accesslog_open(const char *path);
 void	accesslog_close(void);
@@ -364,6 +370,117 @@ int	admin_start(struct event_base *, const struct config *);
 void	admin_reconf(const struct config *);
 void	admin_stop(void);
 
+/* account.c */
+/*
+ * Account actions (issue 9): signout, disable, enable, reset-password.
+ * The gateway's disabled list is one process-wide set of names, kept in
+ * <state_dir>/disabled; the main thread alone changes it (and the file),
+ * under a rwlock that every worker takes to read it.  Directory changes
+ * (AD userAccountControl / pwdLastSet, OpenLDAP ppolicy
+ * pwdAccountLockedTime / pwdReset) are made on the main thread with a
+ * synchronous LDAP session bounded by ldap.timeout, never on a worker.
+ *
+ * account_start() loads the list (a read error is logged, never fatal)
+ * and keeps a reference to conf for the admin commands; account_reconf()
+ * takes the new config (and a new state_dir); account_stop() lets the
+ * config go (the list stays in force while the workers drain).  All
+ * three from the main thread.
+ */
+void	account_start(const struct config *);
+void	account_reconf(const struct config *);
+void	account_stop(void);
+/*
+ * Is user (a signed-in name) refused by the disabled list?  A listed
+ * bare name covers it in any domain or realm (worker_user_match).  Any
+ * thread; a lock-free test when the list is empty.
+ */
+int	account_disabled(const char *user);
+/*
+ * Do action to user, exactly as the admin commands do, on the main
+ * thread: with directory, disable changes the directory first and the
+ * gateway list only when that worked; reset-password always needs the
+ * directory; disable and reset-password then sign user out, as signout
+ * does.  who names the caller in the log ("uid 0", "risk rule NAME").
+ * 0, or -1 with nothing changed; msg (NUL-terminated, truncated to
+ * msglen) says what was done or why not.
+ */
+int	account_act(const struct config *, enum account_action,
+	    const char *user, int directory, const char *who, char *msg,
+	    size_t msglen);
+/*
+ * The admin socket's "disable USER [--directory]", "enable USER
+ * [--directory]" and "reset-password USER" (cmd, and arg the rest of the
+ * line): answers into out (NAME VALUE lines, then "ok SUMMARY" or
+ * "error CMD: WHY") and returns 1; 0 when cmd is none of these.
+ */
+int	account_command(const char *cmd, const char *arg, const char *who,
+	    struct evbuffer *out);
+/*
+ * One command line (len bytes; a trailing CR LF is ignored) answered
+ * into out exactly as on the socket, logged as by who ("tcp"): for the
+ * TCP listener (admin_http.c).  Main thread.  -1 when the line is not
+ * one command line (an "error" line is answered).
+ */
+int	admin_exec(const char *who, const char *line, size_t len,
+	    struct evbuffer *out);
+
+/* admin_http.c */
+/*
+ * The optional loopback TCP admin listener (admin_listen): minimal
+ * HTTP/1.1, one request per connection, every request with
+ * "Authorization: Bearer <admin_token_file's token>": GET /metrics, POST
+ * /command (one admin command line as the body).  On the main thread's
+ * event loop, like the admin socket, and never a proxy port.  As
+ * admin_start/admin_reconf/admin_stop: admin_http_start() fails when a
+ * configured listener cannot be made; admin_http_reconf() keeps the old
+ * one (and its token) when the new one cannot be.
+ */
+int	admin_http_start(struct event_base *, const struct config *);
+void	admin_http_reconf(const struct config *);
+void	admin_http_stop(void);
+
+/* metrics.c */
+/*
+ * Process-wide counters for /metrics (Prometheus text format 0.0.4).
+ * Any thread may count: each thread adds to a block of its own (made on
+ * its first count and kept for the life of the process), and a reader
+ * sums the blocks, so a worker never waits for or bounces a cache line
+ * with another.  Requests and tunnels are observed in one place only,
+ * accesslog_write(), which runs once for each of them.
+ */
+/* A finished request or tunnel (from accesslog_write); d its duration. */
+void	metrics_request(const struct access_entry *, const struct timeval *d);
+/* Sign-in results (metrics_signin). */
+enum metrics_signin_result {
+	METRICS_SIGNIN_SUCCESS,
+	METRICS_SIGNIN_CHALLENGE,	/* a handshake step answered 407 */
+	METRICS_SIGNIN_REFUSED,
+};
+/*
+ * A sign-in step's outcome: mech "ntlm", "negotiate" or "saml" (others
+ * count as "other"); reason, for a refusal, the static reason text the
+ * auth code gave (classified here: "ntlmv1", "bad_password", ...), or
+ * NULL; unavailable when no backend could answer.
+ */
+void	metrics_signin(const char *mech, enum metrics_signin_result,
+	    const char *reason, int unavailable);
+/*
+ * The same for a Negotiate or NTLM step's outcome (gate.c): the
+ * mechanism is the one that proved the identity on success (NTLM inside
+ * Negotiate counts as ntlm), else the scheme the answer is in.
+ */
+void	metrics_signin_answer(enum auth_outcome, const struct auth_answer *);
+/* An access-log datagram syslog did not take (accesslog.c). */
+void	metrics_syslog_dropped(void);
+/* The class metrics_signin counts a refusal reason under. */
+const char *metrics_refusal_class(const char *reason, int unavailable);
+/*
+ * The whole exposition into out: the counters, and gauges read now
+ * (connections from the workers, helper queues, the groups cache).
+ * Main thread (it asks the workers, as the admin socket's status does).
+ */
+void	metrics_text(struct evbuffer *out);
+
 /* conn.c */
 enum conn_state {
 	CONN_READ_HDRS,		/* waiting for (the rest of) a request head */
@@ -562,6 +679,34 @@ int	decide_exempt(struct conn *);
 int	decide_dst(struct conn *, const struct sockaddr *);
 void	decide_continue(struct conn *, const char *query, size_t len,
 	    struct evbuffer *out);
+
+/* risk.c */
+/*
+ * Risk rules (risk sections): per signed-in user, sliding windows of
+ * matching policy events; when a rule's count is reached within its
+ * window the rule's account action runs on the main thread through
+ * account_act() and one warning line is logged.  The table is bounded by
+ * risk_max_users (least recently seen first out), shared by all workers
+ * under one mutex taken only for an event some rule matches.  Windows
+ * survive a reload for the rules that keep their name and count.
+ *
+ * risk_observe(): from a worker, for the final decision of a request or
+ * CONNECT: kinds are RISK_WHEN_* bits (the decision's, plus
+ * RISK_WHEN_MONITOR when a monitor rule matched), host the origin's (for
+ * the rules' categories).  Nothing happens for a NULL or empty user.
+ * conf is referenced, not kept, except by a queued action.
+ * risk_start() (main thread, with its event_base) makes the queue's
+ * wake-up; actions fired before it run on the loop's first turn; -1 on
+ * failure.  risk_stop() (main thread, workers gone) drops what is left.
+ * risk_fired_total(): rules fired since start (for /metrics; any
+ * thread); risk_users(): users tracked now.
+ */
+void	 risk_observe(struct config *, const char *user, unsigned kinds,
+	    const char *host);
+int	 risk_start(struct event_base *);
+void	 risk_stop(void);
+uint64_t risk_fired_total(void);
+size_t	 risk_users(void);
 
 /* explain.c */
 /* `iaproxy explain ...` (argv[0] "explain"): the exit status. */

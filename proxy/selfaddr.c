@@ -163,11 +163,18 @@ selfaddr_match(const struct config *conf, const struct sockaddr *sa)
 
 	if (port < 0 || self_key(sa, want) == -1)
 		return 0;
-	for (i = 0; i < conf->nlisten; i++) {
-		const struct sockaddr *l =
-		    (const struct sockaddr *)&conf->listen[i].ss;
+	for (i = 0; i <= conf->nlisten; i++) {
+		/*
+		 * The admin listener too: it is loopback only, and the proxy
+		 * path must never lead to it (DESIGN: security invariants).
+		 */
+		const struct sockaddr *l = i < conf->nlisten ?
+		    (const struct sockaddr *)&conf->listen[i].ss :
+		    conf->admin_listen != NULL ?
+		    (const struct sockaddr *)&conf->admin_listen->ss : NULL;
 
-		if (self_port(l) != port || self_key(l, lkey) == -1)
+		if (l == NULL || self_port(l) != port ||
+		    self_key(l, lkey) == -1)
 			continue;
 		if (memcmp(lkey, want, 16) == 0)
 			return 1;

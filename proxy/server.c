@@ -316,6 +316,7 @@ server_reload_err(char *why, size_t whylen)
 	srv.conf = nc;
 	srv.loaded = time(NULL);
 	admin_reconf(nc);
+	admin_http_reconf(nc);
 	log_info("reloaded %s", srv.file ? srv.file : BUILTIN_NAME);
 	return 0;
 }

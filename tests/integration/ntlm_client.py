@@ -583,3 +583,33 @@ if __name__ == "__main__":
 		sys.exit(0)
 	sys.stderr.write(__doc__)
 	sys.exit(2)
+
+
+def signed_in(t, port, user, password, url, what, domain="EXAMPLE"):
+	"""A harness.RawConn to port signed in as user by an NTLM handshake
+	on url (a host:port makes it a CONNECT tunnel), checked as the step
+	what; None if that failed."""
+	import harness
+	c = harness.RawConn(port)
+	cl = NtlmAuthClient(user, domain, password)
+	x = handshake(c, url, cl)
+	cl.close()
+	t.eq(x.status, 200, what)
+	if x.status != 200:
+		c.close()
+		return None
+	return c
+
+
+def tunnel_ok(c, hostport, n):
+	"""Does the tunnel c to the test origin at hostport still carry a
+	request (GET /size/n answered with its body)?"""
+	import harness
+	if c is None:
+		return False
+	try:
+		c.send("GET /size/%d HTTP/1.1\r\nHost: %s\r\n\r\n" % (n, hostport))
+		r = c.response()
+	except OSError:
+		return False
+	return r is not None and (r.status, r.body) == (200, harness.pattern(n))

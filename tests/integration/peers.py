@@ -814,3 +814,84 @@ class GroupSlapd(Slapd):
 	def searches(self, filt):
 		"""How many searches with exactly this filter the log shows."""
 		return self.log().count('filter="%s"' % filt)
+
+
+# ---------------------------------------------------------------------------
+# OpenLDAP with the ppolicy overlay (account actions, issue 9).
+
+WRITER_DN = "cn=proxyadmin," + SUFFIX
+WRITER_PW = "Wr1ter-service-pw"
+POLICY_DN = "cn=default,ou=policies," + SUFFIX
+LDAPWHOAMI = "/usr/bin/ldapwhoami"
+
+
+class PpolicySlapd(GroupSlapd):
+	"""A GroupSlapd with the ppolicy overlay (OpenLDAP 2.5: the schema
+	comes with the module) and a default policy that locks accounts out
+	(pwdLockout TRUE), so pwdAccountLockedTime and pwdReset mean what
+	draft-behera-ldap-password-policy says.  Two service accounts:
+	PROXY_DN reads (the NT hash too) and may write nothing; WRITER_DN
+	reads the same and may also write pwdAccountLockedTime and pwdReset
+	of the people entries (what iaproxyctl disable/enable/reset-password
+	need).
+
+		s = peers.PpolicySlapd(t)
+		s.add_user("alice", nthash_hex=...)
+		s.start()
+		s.whoami("alice")	# (rc, output) of ldapwhoami as alice
+		s.attr("alice", "pwdAccountLockedTime")	# read as the rootdn
+	"""
+
+	def _write_conf(self):
+		GroupSlapd._write_conf(self)
+		with open(self.conf) as f:
+			text = f.read()
+		text = text.replace("moduleload back_mdb\n",
+		    "moduleload back_mdb\nmoduleload ppolicy\n", 1)
+		# The writer reads what the reader reads (the NT hash too).
+		text = text.replace('\tby dn.exact="%s" read\n' % PROXY_DN,
+		    '\tby dn.exact="%s" read\n\tby dn.exact="%s" read\n' %
+		    (PROXY_DN, WRITER_DN))
+		# First match wins: the lock and reset attributes of people.
+		text = text.replace("access to attrs=userPassword\n",
+		    'access to dn.subtree="%s" attrs=pwdAccountLockedTime,'
+		    'pwdReset\n\tby dn.exact="%s" write\n\tby dn.exact="%s" read\n'
+		    '\tby * none\naccess to attrs=userPassword\n' %
+		    (PEOPLE, WRITER_DN, PROXY_DN), 1)
+		text += ("\noverlay ppolicy\nppolicy_default \"%s\"\n" %
+		    POLICY_DN)
+		with open(self.conf, "w") as f:
+			f.write(text)
+
+	def _ldif(self):
+		return Slapd._ldif(self) + "\n" + "\n\n".join([
+		    "dn: %s\nobjectClass: organizationalRole\n"
+		    "objectClass: simpleSecurityObject\ncn: proxyadmin\n"
+		    "userPassword: %s" % (WRITER_DN, WRITER_PW),
+		    "dn: ou=policies,%s\nobjectClass: organizationalUnit\n"
+		    "ou: policies" % SUFFIX,
+		    "dn: %s\nobjectClass: organizationalRole\n"
+		    "objectClass: pwdPolicy\ncn: default\n"
+		    "pwdAttribute: userPassword\npwdLockout: TRUE\n"
+		    "pwdMaxFailure: 5\npwdLockoutDuration: 300" % POLICY_DN]) + "\n"
+
+	def user_dn(self, uid):
+		return "uid=%s,%s" % (uid, PEOPLE)
+
+	def whoami(self, uid, password=None):
+		"""ldapwhoami as uid (simple bind with its userPassword,
+		uid-ldap-pw): (exit code, output)."""
+		env = dict(os.environ, LDAPNOINIT="1")
+		p = subprocess.run([LDAPWHOAMI, "-x", "-H", self.uri, "-D",
+		    self.user_dn(uid), "-w", password or "%s-ldap-pw" % uid],
+		    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20,
+		    env=env)
+		return p.returncode, p.stdout.decode(errors="replace")
+
+	def attr(self, uid, name):
+		"""The values of attribute name of uid's entry (operational ones
+		too), read as the rootdn: a list."""
+		rc, out = self.search("(objectClass=*)", [name], ADMIN_DN,
+		    ADMIN_PW, base=self.user_dn(uid))
+		return [l.split(": ", 1)[1] for l in out.splitlines()
+		    if l.lower().startswith(name.lower() + ": ")]

@@ -22,17 +22,9 @@ USERS = {"alice": "Secret123", "bob": "B0b-pass!"}
 
 
 def signin(t, p, o, user, url, what):
-	"""A RawConn with user signed in by an NTLM handshake on url (a
-	host:port makes it a CONNECT tunnel); None if that failed."""
-	c = harness.RawConn(p.port)
-	cl = nc.NtlmAuthClient(user, "EXAMPLE", USERS[user])
-	x = nc.handshake(c, url, cl)
-	cl.close()
-	t.eq(x.status, 200, "%s: %s signed in" % (what, user))
-	if x.status != 200:
-		c.close()
-		return None
-	return c
+	"""A RawConn with user signed in on url (nc.signed_in), or None."""
+	return nc.signed_in(t, p.port, user, USERS[user], url,
+	    "%s: %s signed in" % (what, user))
 
 
 def tunnel_get(c, o, n):
