@@ -341,6 +341,15 @@ conn_request_log_free(struct conn *c, int aborted)
 	if (r == NULL)
 		return;
 	c->req = NULL;
+	if (r->is_connect) {
+		/*
+		 * A tunnel's payload counts as its bytes, however it ended
+		 * (by itself, or closed by signout or shutdown), as Squid
+		 * counts it.
+		 */
+		r->bytes_in += r->tunnel_up;
+		r->bytes_out += r->tunnel_down;
+	}
 	c->bytes_in_done += r->bytes_in;
 	c->bytes_out_done += r->bytes_out;
 	memset(&e, 0, sizeof(e));

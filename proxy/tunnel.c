@@ -120,11 +120,6 @@ tunnel_end(struct conn *c, const char *why)
 	struct request *r = c->req;
 
 	tunnel_splice_free(c, r);
-
-	if (r != NULL) {
-		r->bytes_in += r->tunnel_up;
-		r->bytes_out += r->tunnel_down;
-	}
 	conn_request_done(c);
 	if (!c->closing)
 		conn_close(c, why);

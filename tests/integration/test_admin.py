@@ -185,6 +185,19 @@ def session_checks(t, p, o):
 	r = tunnel_get(tun_b, o, 13)
 	t.eq(r and (r.status, r.body), (200, pattern(13)), "signout: bob's "
 	    "tunnel stays open and keeps working")
+	# The ended tunnel's line counts its payload (a response of 11
+	# bytes and its head went down it), as a tunnel that ends by itself.
+	def alice_tunnel():
+		for l in p.access_lines():
+			f = l.split()
+			if len(f) >= 8 and f[5] == "CONNECT" and \
+			    f[7] == "EXAMPLE\\alice" and f[3].endswith("/200"):
+				return f
+		return None
+	f = harness.wait_for(alice_tunnel, 3)
+	t.check(f is not None and int(f[4]) > 39 + 11 + 30, "signout: the "
+	    "closed tunnel's access-log line counts its payload bytes",
+	    "(%r)" % f)
 	lines, last = sessions(p)
 	t.eq(([l[0] for l in lines], last), (["EXAMPLE\\bob"], "ok 1"),
 	    "sessions after signout: only bob")
