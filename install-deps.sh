@@ -6,11 +6,12 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 
 BUILD="build-essential autoconf automake libtool pkg-config libevent-dev
-  libkrb5-dev libntlm0-dev libssl-dev libldap-dev libconfuse-dev libpcre2-dev"
+  libkrb5-dev libntlm0-dev libssl-dev libldap-dev libconfuse-dev libpcre2-dev
+  liblasso3-dev"
 TEST="curl openssl python3 iproute2 procps clang winbind python3-ntlm-auth
   libclang-rt-14-dev valgrind slapd ldap-utils samba
   samba-ad-dc samba-ad-provision krb5-kdc krb5-admin-server krb5-user
-  faketime gss-ntlmssp"
+  faketime gss-ntlmssp python3-lasso python3-lxml xmlsec1"
 
 case "${1:-}" in
 build)	pkgs="$BUILD" ;;

@@ -14,6 +14,8 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "saml.h"
+#include "session.h"
 
 struct auth_state;
 struct auth_pending;
@@ -110,6 +112,8 @@ enum auth_groups_source {
 	AUTH_GROUPS_LDAP,	/* the directory's, fresh (within cache_ttl) */
 	AUTH_GROUPS_STALE,	/* cached past cache_ttl, the directory being
 				   unreachable (within stale_ttl) */
+	AUTH_GROUPS_SAML,	/* the assertion's groups_attribute, kept
+				   with the IP session (session.h) */
 };
 
 /*

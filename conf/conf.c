@@ -113,6 +113,8 @@ enum conf_vtype {
 	CV_ADMINLISTEN,	/* one loopback "IPv4:port" / "[::1]:port" */
 	CV_RISKWHEN,	/* list of block | warn | monitor | allow */
 	CV_ACCOUNT,	/* signout | disable | reset-password */
+	CV_NAMES,	/* list of DNS names (no suffixes), lower-cased */
+	CV_DOMMAP,	/* list of "dns.domain=NETBIOS" */
 };
 
 struct conf_var {
@@ -306,6 +308,39 @@ static const struct conf_var conf_vars[] = {
 	{ "queue", CV_INT, "negotiate", 1024, 1, 1000000, NULL,
 	    FIELD(negotiate.queue) },
 
+	/*
+	 * SAML sign-in (auth/saml*.c, lasso).  The files are read and the
+	 * service provider built at every load (conf_saml.c).  Times in
+	 * seconds.
+	 */
+	{ "idp_metadata", CV_FILE, "saml", 0, 0, 0, NULL,
+	    FIELD(saml.idp_metadata) },
+	{ "sp_entity_id", CV_TEXT, "saml", 0, 0, 0, NULL,
+	    FIELD(saml.sp_entity_id) },
+	{ "sp_key", CV_FILE, "saml", 0, 0, 0, NULL, FIELD(saml.sp_key) },
+	{ "sp_cert", CV_FILE, "saml", 0, 0, 0, NULL, FIELD(saml.sp_cert) },
+	{ "portal", CV_TEXT, "saml", 0, 0, 0, NULL, FIELD(saml.portal) },
+	{ "cookie_key_file", CV_FILE, "saml", 0, 0, 0, NULL,
+	    FIELD(saml.cookie_key_file) },
+	{ "clock_skew", CV_INT, "saml", 180, 0, 3600, NULL,
+	    FIELD(saml.clock_skew) },
+	{ "session_idle", CV_INT, "saml", 3600, 1, 2592000, NULL,
+	    FIELD(saml.session_idle) },
+	{ "session_max", CV_INT, "saml", 43200, 60, 2592000, NULL,
+	    FIELD(saml.session_max) },
+	{ "flip_guard", CV_INT, "saml", 60, 0, 86400, NULL,
+	    FIELD(saml.flip_guard) },
+	{ "verified_domains", CV_NAMES, "saml", 0, 0, 0, NULL, NOFIELD },
+	{ "domain_map", CV_DOMMAP, "saml", 0, 0, 0, NULL, NOFIELD },
+	{ "groups_attribute", CV_TEXT, "saml", 0, 0, 0, NULL,
+	    FIELD(saml.groups_attribute) },
+	/* The portal over TLS (conf_portal_tls.c, proxy/portal_tls.c). */
+	{ "portal_cert", CV_FILE, "saml", 0, 0, 0, NULL,
+	    FIELD(saml.portal_cert) },
+	{ "portal_key", CV_FILE, "saml", 0, 0, 0, NULL,
+	    FIELD(saml.portal_key) },
+	{ "portal_listen", CV_LISTEN, "saml", 0, 0, 0, NULL, NOFIELD },
+
 	/* network "name" { }: many, copied by conf_copy_networks(). */
 	{ "src", CV_CIDRS, "network", 0, 0, 0, NULL, NOFIELD },
 	{ "auth", CV_AUTH, "network", 0, 0, 0, NULL, NOFIELD },
@@ -334,6 +369,7 @@ static const struct conf_section {
 	{ "ntlm", CFGF_NODEFAULT },
 	{ "ldap", CFGF_NODEFAULT },
 	{ "negotiate", CFGF_NODEFAULT },
+	{ "saml", CFGF_NODEFAULT },
 	{ "network", CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES },
 	{ "risk", CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES },
 };
@@ -405,6 +441,7 @@ struct conf_parse {
 	struct conf_secend ntlm_end;	/* the ntlm section, if any */
 	struct conf_secend ldap_end;	/* the ldap section, if any */
 	struct conf_secend neg_end;	/* the negotiate section, if any */
+	struct conf_secend saml_end;	/* the saml section, if any */
 	struct conf_secend *net_end;	/* each network, in file order */
 	size_t		 nnet_end;
 	struct conf_secend *risk_end;	/* each risk block, in file order */
@@ -458,6 +495,10 @@ static int	 conf_end_negotiate(cfg_t *, cfg_opt_t *);
 static int	 conf_cb_bool(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	 conf_realm_parse(const char *, struct conf_realm *);
 static void	 conf_check_negotiate(struct conf_parse *, struct config *);
+static int	 conf_end_saml(cfg_t *, cfg_opt_t *);
+static int	 conf_dommap_parse(const char *, struct conf_realm *);
+static void	 conf_check_saml(struct conf_parse *, struct config *);
+static void	 conf_check_portal_tls(struct conf_parse *, struct config *);
 static int	 conf_ldap_uri_ok(const char *);
 static const char *conf_ldap_filter_err(const char *);
 static int	 conf_ldap_attr_ok(const char *);
@@ -912,6 +953,17 @@ conf_cb_str(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 			cfg_error(cfg, "%s: '%s' is not a Kerberos principal "
 			    "(service/host[@REALM], no spaces)", v->name, value);
 		break;
+	case CV_NAMES:
+		if (!conf_dns_name_ok(value))
+			cfg_error(cfg, "%s: '%s' is not a DNS domain name",
+			    v->name, value);
+		break;
+	case CV_DOMMAP:
+		if (conf_dommap_parse(value, NULL) == -1)
+			cfg_error(cfg, "%s: '%s' is not dns.domain=DOMAIN (a "
+			    "DNS domain, '=', a NetBIOS domain name)", v->name,
+			    value);
+		break;
 	case CV_REALMS:
 		if (conf_realm_parse(value, NULL) == -1)
 			cfg_error(cfg, "%s: '%s' is not REALM=DOMAIN (a realm, "
@@ -1048,7 +1100,7 @@ conf_cb_auth(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
 	static const struct conf_word words[] = {
 		{ "none", AUTH_NONE }, { "ntlm", AUTH_NTLM },
-		{ "negotiate", AUTH_NEGOTIATE }, { "saml", CONF_WORD_NOT_YET },
+		{ "negotiate", AUTH_NEGOTIATE }, { "saml", AUTH_SAML },
 		{ NULL, 0 }
 	};
 
@@ -1325,6 +1377,69 @@ conf_end_negotiate(cfg_t *cfg, cfg_opt_t *opt)
 		conf_err(p, "%s:%d: negotiate: keytab is required (the "
 		    "service keys of HTTP/%s)", conf_filename(cfg), cfg->line,
 		    "<proxy name>");
+	return (0);
+}
+
+/*
+ * Called by libconfuse at the closing brace of the saml section: at most
+ * one, and the options without which there is no service provider.
+ */
+static int
+conf_end_saml(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static const char *const req[] = { "idp_metadata", "sp_entity_id",
+	    "sp_key", "sp_cert", "portal", "cookie_key_file" };
+	struct conf_parse	*p = conf_cur;
+	cfg_t			*sec;
+	size_t			 i;
+	int			 rc;
+
+	if ((rc = conf_end_once(p, cfg, opt, &p->saml_end, "saml",
+	    &sec)) <= 0)
+		return (rc);
+	for (i = 0; i < sizeof(req) / sizeof(req[0]); i++)
+		if (cfg_getstr(sec, req[i]) == NULL)
+			conf_err(p, "%s:%d: saml: %s is required",
+			    conf_filename(cfg), cfg->line, req[i]);
+	if (cfg_size(sec, "verified_domains") == 0)
+		conf_err(p, "%s:%d: saml: verified_domains is required (the "
+		    "DNS domains the identity provider may vouch for)",
+		    conf_filename(cfg), cfg->line);
+	return (0);
+}
+
+/*
+ * "example.test=EXAMPLE" of saml's domain_map into out (when not NULL):
+ * a DNS domain (kept lower-cased: names compare without case, RFC 4343)
+ * and a NetBIOS domain (upper-cased), as realm_map keeps them.
+ */
+static int
+conf_dommap_parse(const char *text, struct conf_realm *out)
+{
+	const char	*eq = strchr(text, '=');
+	char		 dns[DNS_NAME_MAX + 1], dom[NB_NAME_MAX + 1], *d;
+	size_t		 dlen;
+
+	if (eq == NULL || (dlen = (size_t)(eq - text)) == 0 ||
+	    dlen > DNS_NAME_MAX || strlen(eq + 1) > NB_NAME_MAX)
+		return (-1);
+	memcpy(dns, text, dlen);
+	dns[dlen] = '\0';
+	snprintf(dom, sizeof(dom), "%s", eq + 1);
+	if (!conf_dns_name_ok(dns) || !conf_nbname_ok(dom))
+		return (-1);
+	if (out == NULL)
+		return (0);
+	if ((out->realm = strdup(dns)) == NULL ||
+	    (out->domain = strdup(dom)) == NULL) {
+		free(out->realm);
+		out->realm = NULL;
+		return (-1);
+	}
+	for (d = out->realm; *d != '\0'; d++)
+		*d = (char)tolower((unsigned char)*d);
+	for (d = out->domain; *d != '\0'; d++)
+		*d = (char)toupper((unsigned char)*d);
 	return (0);
 }
 
@@ -1870,6 +1985,8 @@ conf_opt_init(cfg_opt_t *o, const struct conf_var *v)
 	case CV_URIS:
 	case CV_REALMS:
 	case CV_TEXTS:
+	case CV_NAMES:
+	case CV_DOMMAP:
 		o->type = CFGT_STR;
 		o->flags = CFGF_LIST;
 		o->def.parsed = (char *)v->sdef;
@@ -1957,6 +2074,7 @@ conf_cfg_init(void)
 	cfg_set_validate_func(cfg, "risk", conf_end_risk);
 	cfg_set_validate_func(cfg, "ldap", conf_end_ldap);
 	cfg_set_validate_func(cfg, "negotiate", conf_end_negotiate);
+	cfg_set_validate_func(cfg, "saml", conf_end_saml);
 	cfg_set_validate_func(cfg, "rule", conf_end_rule);
 	cfg_set_validate_func(cfg, "category", conf_end_category);
 	cfg_set_validate_func(cfg, "schedule", conf_end_schedule);
@@ -2005,6 +2123,8 @@ conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 	unsigned int	 i, n = cfg_opt_size(o);
 	char		*base = (char *)c, *s, **pp;
 	struct cidr	*cp;
+	struct conf_listen **lp;
+	size_t		*np;
 	long		 num;
 
 	switch (v->type) {
@@ -2033,16 +2153,19 @@ conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 		c->nconnect_ports = n;
 		break;
 	case CV_LISTEN:
-		if (n > 0 && (c->listen = calloc(n, sizeof(*c->listen))) ==
-		    NULL)
+		/* listen, or saml's portal_listen (the portal in TLS). */
+		lp = v->section == NULL ? &c->listen : &c->saml.portal_listen;
+		np = v->section == NULL ? &c->nlisten :
+		    &c->saml.nportal_listen;
+		if (n > 0 && (*lp = calloc(n, sizeof(**lp))) == NULL)
 			return (-1);
 		for (i = 0; i < n; i++) {
 			s = cfg_opt_getnstr(o, i);
-			if (conf_listen_parse(s, &c->listen[i]) == -1)
+			if (conf_listen_parse(s, &(*lp)[i]) == -1)
 				return (-1);	/* checked while parsing */
-			if ((c->listen[i].text = strdup(s)) == NULL)
+			if (((*lp)[i].text = strdup(s)) == NULL)
 				return (-1);
-			c->nlisten = i + 1;
+			*np = i + 1;
 		}
 		break;
 	case CV_HOSTNAME:
@@ -2141,6 +2264,30 @@ conf_copy_var(struct config *c, const struct conf_var *v, cfg_opt_t *o)
 			c->negotiate.nrealms = i + 1;
 		}
 		break;
+	case CV_NAMES:		/* saml verified_domains */
+		if (n > 0 && (c->saml.verified_domains = calloc(n,
+		    sizeof(char *))) == NULL)
+			return (-1);
+		for (i = 0; i < n; i++) {
+			if ((s = strdup(cfg_opt_getnstr(o, i))) == NULL)
+				return (-1);
+			c->saml.verified_domains[i] = s;
+			c->saml.nverified_domains = i + 1;
+			for (; *s != '\0'; s++)
+				*s = (char)tolower((unsigned char)*s);
+		}
+		break;
+	case CV_DOMMAP:		/* saml domain_map */
+		if (n > 0 && (c->saml.domain_map = calloc(n,
+		    sizeof(struct conf_realm))) == NULL)
+			return (-1);
+		for (i = 0; i < n; i++) {
+			if (conf_dommap_parse(cfg_opt_getnstr(o, i),
+			    &c->saml.domain_map[i]) == -1)
+				return (-1);	/* checked while parsing */
+			c->saml.ndomain_map = i + 1;
+		}
+		break;
 	}
 	return (0);
 }
@@ -2157,6 +2304,7 @@ conf_copy(struct conf_parse *p, struct config *c, cfg_t *cfg)
 	c->ntlm.enabled = cfg_size(cfg, "ntlm") > 0;
 	c->ldap.enabled = cfg_size(cfg, "ldap") > 0;
 	c->negotiate.enabled = cfg_size(cfg, "negotiate") > 0;
+	c->saml.enabled = cfg_size(cfg, "saml") > 0;
 	for (i = 0; i < CONF_NVARS; i++) {
 		v = &conf_vars[i];
 		if (v->section != NULL && (strcmp(v->section, "network") ==
@@ -2170,6 +2318,9 @@ conf_copy(struct conf_parse *p, struct config *c, cfg_t *cfg)
 			continue;
 		if (v->section != NULL && strcmp(v->section, "negotiate") ==
 		    0 && !c->negotiate.enabled)
+			continue;
+		if (v->section != NULL && strcmp(v->section, "saml") == 0 &&
+		    !c->saml.enabled)
 			continue;
 		sec = v->section != NULL ? cfg_getsec(cfg, v->section) : cfg;
 		if (sec == NULL || (o = cfg_getopt(sec, v->name)) == NULL ||
@@ -2294,6 +2445,10 @@ conf_check(struct conf_parse *p, struct config *c)
 	if (c->negotiate.enabled)
 		conf_check_negotiate(p, c);
 	conf_check_admin(p, c);
+	if (c->saml.enabled)
+		conf_check_saml(p, c);
+	if (c->saml.enabled)
+		conf_check_portal_tls(p, c);
 	/* Closing braces were noted in file order, as the sections are. */
 	for (i = 0; i < c->nnetworks && i < p->nnet_end; i++) {
 		if ((c->networks[i].auth & AUTH_NTLM) && !c->ntlm.enabled)
@@ -2306,6 +2461,10 @@ conf_check(struct conf_parse *p, struct config *c)
 			    "there is no negotiate section",
 			    p->net_end[i].at.file, p->net_end[i].at.line,
 			    c->networks[i].name);
+		if ((c->networks[i].auth & AUTH_SAML) && !c->saml.enabled)
+			conf_err(p, "%s:%d: network '%s' uses saml but there is "
+			    "no saml section", p->net_end[i].at.file,
+			    p->net_end[i].at.line, c->networks[i].name);
 	}
 	return (p->nerrors == errs ? 0 : -1);
 }
@@ -2630,6 +2789,97 @@ conf_check_negotiate(struct conf_parse *p, struct config *c)
 	}
 	if (conf_keytab_load(n, why, sizeof(why)) == -1)
 		conf_errat(p, v, "negotiate keytab %s: %s", n->keytab, why);
+}
+
+/*
+ * The saml section after the parse: file names relative to the file
+ * naming them, then the files and the service provider (conf_saml.c).
+ * Its messages start with the option they are about, and are reported
+ * at that option's line (else at the section's closing brace).
+ */
+static void
+conf_check_saml(struct conf_parse *p, struct config *c)
+{
+	static const char *const files[] = { "idp_metadata", "sp_key",
+	    "sp_cert", "cookie_key_file" };
+	struct conf_saml	*sm = &c->saml;
+	char			**fields[4], why[CONF_MSG_MAX], opt[32], *s;
+	const struct conf_var	*v;
+	const struct conf_where	*w;
+	size_t			 i, n;
+
+	fields[0] = &sm->idp_metadata;
+	fields[1] = &sm->sp_key;
+	fields[2] = &sm->sp_cert;
+	fields[3] = &sm->cookie_key_file;
+	for (i = 0; i < 4; i++) {
+		v = conf_var_find("saml", files[i]);
+		w = &p->where[v - conf_vars];
+		if (*fields[i] == NULL)
+			return;		/* reported by conf_end_saml */
+		if ((*fields[i])[0] == '/' || w->file == NULL)
+			continue;
+		if ((s = conf_include_path(w->file, *fields[i])) == NULL) {
+			conf_err(p, "%s: saml: out of memory", p->file);
+			return;
+		}
+		free(*fields[i]);
+		*fields[i] = s;
+	}
+	if (sm->sp_entity_id == NULL || sm->portal == NULL ||
+	    sm->nverified_domains == 0)
+		return;		/* reported by conf_end_saml */
+	if (conf_saml_load(sm, why, sizeof(why)) == 0)
+		return;
+	n = strspn(why, "abcdefghijklmnopqrstuvwxyz_");
+	snprintf(opt, sizeof(opt), "%.*s", (int)(n < sizeof(opt) ? n : 0),
+	    why);
+	if ((v = conf_var_find("saml", opt)) != NULL &&
+	    p->where[v - conf_vars].line > 0)
+		conf_errat(p, v, "saml %s", why);
+	else if (p->saml_end.at.file != NULL)
+		conf_err(p, "%s:%d: saml %s", p->saml_end.at.file,
+		    p->saml_end.at.line, why);
+	else
+		conf_err(p, "%s: saml %s", p->file, why);
+}
+
+/*
+ * saml's portal_cert, portal_key and portal_listen, once the portal URL
+ * is known (conf_check_saml): the file names relative to the file naming
+ * them, then the TLS context (conf_portal_tls.c), whose errors are
+ * reported at the line of the option at fault.
+ */
+static void
+conf_check_portal_tls(struct conf_parse *p, struct config *c)
+{
+	static const char *const files[] = { "portal_cert", "portal_key" };
+	char			**fields[2], why[CONF_MSG_MAX], *s;
+	const struct conf_var	*v;
+	const struct conf_where	*w;
+	const char		*opt;
+	size_t			 i;
+
+	if (c->saml.portal_host == NULL)
+		return;		/* the portal itself was reported */
+	fields[0] = &c->saml.portal_cert;
+	fields[1] = &c->saml.portal_key;
+	for (i = 0; i < 2; i++) {
+		v = conf_var_find("saml", files[i]);
+		w = &p->where[v - conf_vars];
+		if (*fields[i] == NULL || (*fields[i])[0] == '/' ||
+		    w->file == NULL)
+			continue;
+		if ((s = conf_include_path(w->file, *fields[i])) == NULL) {
+			conf_err(p, "%s: saml: out of memory", p->file);
+			return;
+		}
+		free(*fields[i]);
+		*fields[i] = s;
+	}
+	if (conf_portal_tls_load(c, &opt, why, sizeof(why)) == 0)
+		return;
+	conf_errat(p, conf_var_find("saml", opt), "saml %s: %s", opt, why);
 }
 
 /*
@@ -3630,6 +3880,7 @@ conf_parse_free(struct conf_parse *p)
 	free(p->ntlm_end.at.file);
 	free(p->ldap_end.at.file);
 	free(p->neg_end.at.file);
+	free(p->saml_end.at.file);
 	for (i = 0; i < p->nnet_end; i++)
 		free(p->net_end[i].at.file);
 	free(p->net_end);
@@ -3729,6 +3980,8 @@ conf_free(struct config *c)
 		free(c->negotiate.realms[i].domain);
 	}
 	free(c->negotiate.realms);
+	conf_saml_free(&c->saml);
+	conf_portal_tls_free(&c->saml);
 	policy_free(c->policy);
 	free(c->policy_timezone);
 	for (i = 0; i < c->ncategory_dirs; i++)

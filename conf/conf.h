@@ -194,6 +194,16 @@ struct conf_saml {
 					   metadata): reached without sign-in */
 	int		 idp_port;
 	void		*sp;		/* struct saml_sp *, auth/saml.h */
+	/*
+	 * The portal over TLS (proxy/portal_tls.c): a CONNECT to the portal
+	 * host is answered by the gateway itself with this certificate, and
+	 * portal_listen takes browsers that reach the portal directly.
+	 */
+	char		*portal_cert;	/* resolved paths (PEM), or NULL */
+	char		*portal_key;
+	struct conf_listen *portal_listen;	/* TLS listeners, or NULL */
+	size_t		 nportal_listen;
+	void		*portal_ssl_ctx;	/* SSL_CTX *, built at load */
 };
 
 /* What a risk rule counts (`when`), as bits. */
@@ -357,6 +367,22 @@ void		 conf_gss_status(unsigned major, unsigned minor, char *buf,
  */
 int		 conf_saml_load(struct conf_saml *, char *why, size_t whylen);
 void		 conf_saml_free(struct conf_saml *);
+
+/* conf_portal_tls.c */
+/*
+ * The saml section's portal over TLS, after conf_saml_load: check
+ * portal_cert, portal_key and portal_listen against each other and the
+ * portal URL (https only; no address also in listen), then build
+ * c->saml.portal_ssl_ctx (an SSL_CTX for proxy/portal_tls.c) from
+ * portal_cert (PEM chain, leaf first, naming portal_host) and
+ * portal_key (PEM, unencrypted, a secret: a regular file others cannot
+ * read).  Nothing to do (0) without them.  0, or -1 with a message (no
+ * file:line) in why and in *opt the option at fault.
+ */
+int		 conf_portal_tls_load(struct config *, const char **opt,
+		    char *why, size_t whylen);
+/* Free the portal's TLS fields of s (the context, paths, listeners). */
+void		 conf_portal_tls_free(struct conf_saml *);
 
 /* conf_cidr.c */
 /* Parse "10.0.0.0/8", "::1" (host route) and the like; 0 on success. */

@@ -798,7 +798,7 @@ account_directory(const struct config *conf, enum account_op op,
 
 /*
  * Signout: every worker closes user's signed-in connections and tunnels,
- * and the cached groups are dropped.  -1 when a worker did not answer
+ * user's IP sessions end, and the cached groups are dropped.  -1 when a worker did not answer
  * (the others did their part).
  */
 static int
@@ -820,6 +820,8 @@ account_signout(const char *user, size_t *closed, size_t *purged)
 		free(text);
 		*closed += n;
 	}
+	/* SAML sign-ins: the IP sessions end, older cookies are refused. */
+	*closed += session_signout(user, time(NULL));
 	*purged = auth_groups_purge(user);
 	return missing > 0 ? -1 : 0;
 }

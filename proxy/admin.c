@@ -14,10 +14,14 @@
  *					the config errors (FILE:LINE: ...),
  *					then "error reload failed ..."
  *	sessions [USER]	USER\tMECH\tCLIENT\tSINCE\tIN\tOUT\tID...
- *					the signed-in connections; "ok N"
+ *					the signed-in connections, then the
+ *					IP sessions (MECH saml, IN and OUT 0,
+ *					ID ip.<sid prefix>); "ok N"
  *	signout USER	ok N		close USER's signed-in connections
- *					and tunnels (N of them) and forget
- *					USER's cached groups
+ *					and tunnels, end USER's IP sessions
+ *					(N of them all), refuse USER's older
+ *					portal cookies, and forget USER's
+ *					cached groups
  *	purge USER	ok N		forget USER's cached groups now
  *	stats		NAME VALUE...	the counters, then "ok"
  *	metrics		TEXT...		the counters as Prometheus text
@@ -249,6 +253,21 @@ admin_reload(struct admin_client *ac, struct evbuffer *out)
 	    "kept\n");
 }
 
+/* One IP session (auth/session.h) as a "sessions" line, while bounded. */
+static void
+admin_ip_session(void *arg, const struct session_info *si)
+{
+	struct evbuffer	*out = arg;
+	char		 user[256];
+
+	if (evbuffer_get_length(out) > ADMIN_LIST_MAX)
+		return;
+	/* No byte in or out is counted for an address; the id is short. */
+	evbuffer_add_printf(out, "%s\tsaml\t%s\t%lld\t0\t0\tip.%.12s\n",
+	    admin_printable(si->user, user, sizeof(user)), si->addr,
+	    (long long)si->since, si->sid);
+}
+
 /* sessions [USER] and signout USER: ask every worker. */
 static void
 admin_ask_workers(struct admin_client *ac, int kind, const char *user,
@@ -257,7 +276,7 @@ admin_ask_workers(struct admin_client *ac, int kind, const char *user,
 	struct server_info	 si;
 	char			 shown[256];
 	char			*text;
-	size_t			 n, total = 0, purged;
+	size_t			 n, total = 0, purged, ipn;
 	int			 w, missing = 0;
 
 	server_info(&si);
@@ -273,14 +292,19 @@ admin_ask_workers(struct admin_client *ac, int kind, const char *user,
 		free(text);
 		total += n;
 	}
+	/* The SAML sign-ins: IP sessions, and cookies (refused from now). */
+	if (kind == WQ_SESSIONS)
+		total += session_list(user, time(NULL), admin_ip_session, out);
 	if (kind == WQ_SIGNOUT) {
+		ipn = session_signout(user, time(NULL));
 		purged = auth_groups_purge(user);
 		log_info("admin: signout %s by %s: %zu connection%s closed, "
-		    "%zu cached group entr%s dropped%s",
+		    "%zu IP session%s ended, %zu cached group entr%s dropped%s",
 		    admin_printable(user, shown, sizeof(shown)), ac->who,
-		    total, total == 1 ? "" : "s", purged,
-		    purged == 1 ? "y" : "ies", missing > 0 ?
+		    total, total == 1 ? "" : "s", ipn, ipn == 1 ? "" : "s",
+		    purged, purged == 1 ? "y" : "ies", missing > 0 ?
 		    " (a worker did not answer)" : "");
+		total += ipn;
 	}
 	if (missing > 0)
 		evbuffer_add_printf(out, "error %d worker%s did not answer\n",

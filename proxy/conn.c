@@ -34,6 +34,7 @@ static int	conn_prepare(struct conn *, const struct h1_msg *, size_t,
 		    size_t);
 static void	conn_serve_local(struct conn *, const struct h1_msg *,
 		    const struct h1_target *);
+static void	conn_local_body(struct conn *);
 
 /* What a parsed request head turned out to be for. */
 enum conn_action {
@@ -42,6 +43,8 @@ enum conn_action {
 	ACT_FORWARD,	/* plain HTTP to an origin */
 	ACT_TUNNEL,	/* CONNECT */
 	ACT_PENDING,	/* waiting for a sign-in backend (gate.c) */
+	ACT_BODY,	/* the portal's ACS: read the form, then answer */
+	ACT_PORTAL_TLS,	/* CONNECT to the portal, answered here in TLS */
 };
 
 static const char *conn_state_names[] = {
@@ -134,7 +137,7 @@ conn_timeouts(struct conn *c, int read_ms, int write_ms)
 
 void
 conn_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
-    int socklen, int local_port)
+    int socklen, int local_port, int tls)
 {
 	struct config	*conf = w->conf;
 	struct conn	*c;
@@ -153,6 +156,7 @@ conn_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 	    (size_t)socklen : sizeof(c->ss));
 	c->sslen = socklen;
 	c->local_port = local_port;
+	c->tls = tls;
 	c->since = time(NULL);
 	conn_set_state(c, CONN_READ_HDRS, "accepted");
 	if (connlimit_acquire(conf->max_connections))
@@ -243,6 +247,9 @@ conn_first_readcb(evutil_socket_t fd, short what, void *arg)
 	conn_timeouts(c, conf->header_timeout, conf->client_idle_timeout);
 	/* The fd is still readable: the bufferevent reads it next turn. */
 	bufferevent_enable(c->bev, EV_READ);
+	/* A portal_listen connection: TLS from its first byte. */
+	if (c->tls == CONN_TLS_ACCEPT)
+		(void)portal_tls_start(c);
 }
 
 void
@@ -270,8 +277,11 @@ conn_client_pending(struct conn *c)
 void
 conn_sink_begin(struct conn *c)
 {
-	/* Only an empty output may be overtaken by a direct write. */
-	if (c->bev != NULL && c->sink == NULL &&
+	/*
+	 * Only an empty output may be overtaken by a direct write, and
+	 * never on a TLS connection: the socket carries records there.
+	 */
+	if (c->bev != NULL && c->sink == NULL && c->tls == CONN_TLS_NONE &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		c->sink = c->worker->sink;
 }
@@ -370,8 +380,9 @@ conn_request_log_free(struct conn *c, int aborted)
 	e.user = c->user;
 	e.auth = c->user != NULL ? c->auth_mech : NULL;
 	e.groups = r->groups;
-	e.groups_source = r->groups_done ?
-	    auth_groups_source_name(r->groups_source) : NULL;
+	e.groups_source = !r->groups_done ? NULL :
+	    r->groups_source == AUTH_GROUPS_SAML ? "saml" :
+	    auth_groups_source_name(r->groups_source);
 	if (r->decided) {
 		const struct policy_decision *d = &r->decision;
 
@@ -390,6 +401,15 @@ conn_request_log_free(struct conn *c, int aborted)
 	e.tunnel_up = r->tunnel_up;
 	e.tunnel_down = r->tunnel_down;
 	accesslog_write(c->worker, r->conf, &e);
+	/*
+	 * An IP session names the user of one request at a time (gate.c
+	 * asks again on the next one): expiry and signout apply at once.
+	 */
+	if (c->auth_mech != NULL && strcmp(c->auth_mech, "saml") == 0) {
+		free(c->user);
+		c->user = NULL;
+		c->auth_mech = NULL;
+	}
 
 	tunnel_splice_free(c, r);
 	if (r->dns != NULL) {
@@ -430,7 +450,9 @@ conn_close(struct conn *c, const char *reason)
 	if (c->ev_first != NULL)
 		event_free(c->ev_first);
 	c->ev_first = NULL;
-	if (c->bev != NULL)
+	if (c->bev != NULL && c->tls != CONN_TLS_NONE)
+		portal_tls_close(c);	/* lets encrypted bytes out first */
+	else if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	else if (c->fd != -1)
 		close(c->fd);
@@ -601,6 +623,10 @@ conn_readcb(struct bufferevent *bev, void *arg)
 	case CONN_FORWARD:
 		forward_client_readable(c);
 		break;
+	case CONN_LOCAL:
+		if (c->req != NULL && !c->req->req_body_done)
+			conn_local_body(c);
+		break;
 	default:
 		/* Input waits while another phase runs (pipelining). */
 		break;
@@ -624,6 +650,8 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	if (c->tls != CONN_TLS_NONE && portal_tls_event(c, what))
+		return;
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (c->state == CONN_READ_HDRS && c->head_started) {
 			conn_log(c, LOG_LVL_INFO, "request head not complete "
@@ -646,7 +674,8 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 			forward_client_eof(c);
 			return;
 		}
-		if (c->state == CONN_READ_HDRS) {
+		if (c->state == CONN_READ_HDRS || (c->state == CONN_LOCAL &&
+		    c->req != NULL && !c->req->req_body_done)) {
 			conn_close(c, "client closed mid-request");
 			return;
 		}
@@ -743,6 +772,13 @@ conn_read_head(struct conn *c)
 		break;
 	case ACT_TUNNEL:
 		tunnel_start(c);
+		break;
+	case ACT_PORTAL_TLS:
+		portal_tls_connect(c);
+		break;
+	case ACT_BODY:
+		conn_set_state(c, CONN_LOCAL, "reading the sign-in form");
+		conn_local_body(c);
 		break;
 	case ACT_PENDING:
 		/* gate.c goes on when the backend answers; no read timeout. */
@@ -881,10 +917,26 @@ conn_prepare(struct conn *c, const struct h1_msg *msg, size_t headlen,
 			return ACT_DONE;
 		}
 	}
+	/* The sign-in portal (portal.c): no sign-in, never forwarded. */
+	if (portal_route(conf, msg, &t, t.form == H1_TARGET_ORIGIN ||
+	    (t.form == H1_TARGET_ABSOLUTE && conn_target_is_self(c, &t)))) {
+		act = portal_serve(c, msg, &t) == PORTAL_BODY ? ACT_BODY :
+		    ACT_LOCAL;
+		return c->closing || c->req == NULL ? ACT_DONE : act;
+	}
 	if (t.form == H1_TARGET_ORIGIN || t.form == H1_TARGET_ASTERISK ||
 	    (t.form == H1_TARGET_ABSOLUTE && conn_target_is_self(c, &t))) {
 		conn_serve_local(c, msg, &t);
 		return c->closing || c->req == NULL ? ACT_DONE : ACT_LOCAL;
+	}
+	if (c->tls != CONN_TLS_NONE) {
+		/*
+		 * A portal TLS connection (portal_tls.c) is the gateway's own
+		 * end: nothing on it is forwarded or tunnelled, ever.
+		 */
+		conn_abort_http(c, 421, "this connection serves only the "
+		    "sign-in portal");
+		return ACT_DONE;
 	}
 	if (t.form == H1_TARGET_ABSOLUTE && (t.scheme_len != 4 ||
 	    strncasecmp(t.scheme, "http", 4) != 0)) {
@@ -907,6 +959,12 @@ conn_prepare(struct conn *c, const struct h1_msg *msg, size_t headlen,
 	}
 	r->port = t.port;
 	snprintf(r->key, sizeof(r->key), "%s:%d", r->host, r->port);
+	if (t.form == H1_TARGET_AUTHORITY &&
+	    portal_tls_connect_wanted(conf, r->host, r->port)) {
+		/* The portal in TLS, answered here: no tunnel, no sign-in. */
+		r->is_connect = 1;
+		return ACT_PORTAL_TLS;
+	}
 	if (t.form == H1_TARGET_AUTHORITY) {
 		r->is_connect = 1;
 		act = ACT_TUNNEL;
@@ -995,6 +1053,54 @@ conn_serve_local(struct conn *c, const struct h1_msg *msg,
 	return;
 oom:
 	conn_close(c, "out of memory");
+}
+
+/*
+ * The portal ACS's form (portal.c): wait for all of its Content-Length
+ * bytes (at most SAML_FORM_MAX, checked by portal_serve, so the input
+ * may hold that much for now), then hand it over and answer.  The head
+ * is drained already.
+ */
+static void
+conn_local_body(struct conn *c)
+{
+	struct request	*r = c->req;
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	size_t		 need = (size_t)r->req_remaining;
+	char		*body;
+
+	if (evbuffer_get_length(in) < need) {
+		/* A client waiting for 100 (RFC 9110 10.1.1) gets it. */
+		if (r->expect_continue) {
+			r->expect_continue = 0;
+			evbuffer_add_printf(bufferevent_get_output(c->bev),
+			    "HTTP/1.1 100 Continue\r\n\r\n");
+		}
+		bufferevent_setwatermark(c->bev, EV_READ, 0, need);
+		conn_timeouts(c, r->conf->header_timeout,
+		    r->conf->client_idle_timeout);
+		bufferevent_enable(c->bev, EV_READ);
+		return;
+	}
+	if ((body = malloc(need + 1)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	evbuffer_remove(in, body, need);
+	body[need] = '\0';
+	r->bytes_in += need;
+	r->req_remaining = 0;
+	r->req_body_done = 1;
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    c->worker->conf->max_header_bytes + 1);
+	portal_acs(c, body, need);
+	/* The form is a bearer credential until its assertion is spent. */
+	explicit_bzero(body, need);
+	free(body);
+	if (c->closing || c->req == NULL || c->req->head_out == NULL)
+		return;
+	conn_write_client(c, c->req->head_out);
+	conn_request_done(c);
 }
 
 uint64_t

@@ -19,6 +19,8 @@
 
 static int	gate_signin(struct conn *, const struct h1_msg *, size_t,
 		    size_t);
+static int	gate_saml(struct conn *);
+static void	gate_to_portal(struct conn *, const struct conf_network *);
 static int	gate_groups(struct conn *, size_t, size_t);
 static void	gate_go_on(struct conn *);
 static void	gate_start(struct conn *);
@@ -148,6 +150,111 @@ gate_auth_done(void *arg, enum auth_outcome out,
 	conn_unref(c);
 }
 
+/*
+ * A SAML network, no credentials: the client address's IP session
+ * (auth/session.h), asked on every request so that its expiry and a
+ * signout apply at once, even on keep-alive connections; or the way to
+ * the identity provider, which must be open before sign-in.  1 to go on
+ * (c->user set for this request only, or exempt), 0 to send the client
+ * to the portal.
+ */
+static int
+gate_saml(struct conn *c)
+{
+	struct request		*r = c->req;
+	struct session_info	 si;
+	const char		*why;
+
+	if (!r->conf->saml.enabled)
+		return 0;
+	if (session_lookup(&r->conf->saml, &c->ss.sa, r->start.tv_sec, &si)) {
+		if ((c->user = strdup(si.user)) == NULL) {
+			session_info_clear(&si);
+			return 0;
+		}
+		c->auth_mech = "saml";
+		if (si.groups != NULL) {
+			/* The assertion's groups: no directory to ask. */
+			auth_groups_unref(r->groups);
+			r->groups = si.groups;
+			si.groups = NULL;
+			r->groups_source = AUTH_GROUPS_SAML;
+			r->groups_done = 1;
+		}
+		session_info_clear(&si);
+		r->result = "TCP_MISS";
+		return 1;
+	}
+	/* GET (HEAD) or CONNECT: what a browser needs to reach the IdP. */
+	if ((r->is_connect || strcmp(r->method, "GET") == 0 ||
+	    strcmp(r->method, "HEAD") == 0) && (why = portal_exempt(r->conf,
+	    r->host, r->port, r->is_connect)) != NULL) {
+		conn_log(c, LOG_LVL_DEBUG, "%s:%d is %s: no sign-in needed",
+		    r->host, r->port, why);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * No identity in a SAML network: send the browser to the portal.  Only a
+ * plain-HTTP answer can do that; a browser shows no answer to CONNECT but
+ * 200 and 407.  So: plain HTTP gets a 302 to the login page, or, when
+ * Negotiate or NTLM are offered too, a 407 whose page (shown when the
+ * user cancels the password dialog) refreshes to it; CONNECT gets that
+ * 407 too, or else a 403 naming the portal.
+ */
+static void
+gate_to_portal(struct conn *c, const struct conf_network *net)
+{
+	struct request	*r = c->req;
+	struct evbuffer	*out;
+	char		*url = NULL, *login = NULL, reason[512], port[8] = "";
+	int		 status, keepalive, other, v6;
+
+	other = (net->auth & (AUTH_NEGOTIATE | AUTH_NTLM)) != 0;
+	/* A tunnel's URL is a guess: the site's https root. */
+	v6 = strchr(r->host, ':') != NULL;
+	if (r->port != 443)
+		snprintf(port, sizeof(port), ":%d", r->port);
+	if (r->is_connect && asprintf(&url, "https://%s%s%s%s/", v6 ? "[" : "",
+	    r->host, v6 ? "]" : "", port) == -1)
+		url = NULL;
+	if ((r->is_connect && url == NULL) || (login = portal_login_url(r->conf,
+	    r->is_connect ? url : r->url)) == NULL) {
+		free(url);
+		conn_close(c, "out of memory");
+		return;
+	}
+	free(url);
+	if (r->is_connect && !other) {
+		snprintf(reason, sizeof(reason), "sign-in required: open "
+		    "%s/iaproxy/login in your browser", r->conf->saml.portal);
+		free(login);
+		conn_abort_http(c, 403, reason);
+		return;
+	}
+	status = other ? 407 : 302;
+	conn_drop_origin(c);
+	r->status = status;
+	r->reason = "sign-in required";
+	keepalive = !c->close_after && r->req_keepalive && r->req_body_done;
+	if (!keepalive)
+		c->close_after = 1;
+	conn_log(c, LOG_LVL_INFO, "sign-in required: %d to the portal",
+	    status);
+	if ((out = evbuffer_new()) != NULL) {
+		pages_signin(r->conf, status, login, other ?
+		    gate_offers(net->auth) : NULL, keepalive, out);
+		free(r->content_type);
+		r->content_type = strdup("text/html");
+		conn_write_client(c, out);
+		evbuffer_free(out);
+	}
+	free(login);
+	conn_request_done(c);
+}
+
 /* Who the client is: the network's sign-in (see gate_check). */
 static int
 gate_signin(struct conn *c, const struct h1_msg *msg, size_t headlen,
@@ -178,14 +285,28 @@ gate_signin(struct conn *c, const struct h1_msg *msg, size_t headlen,
 	}
 	if (net->auth & AUTH_NONE)
 		return GATE_PASS;
+	/* An IP session's user was the last request's only (conn.c). */
+	if (c->auth_mech != NULL && strcmp(c->auth_mech, "saml") == 0) {
+		free(c->user);
+		c->user = NULL;
+		c->auth_mech = NULL;
+	}
 	for (i = 0; i < msg->nhdrs; i++)
 		if (msg->hdrs[i].name_len == 19 && strncasecmp(
 		    msg->hdrs[i].name, "Proxy-Authorization", 19) == 0) {
 			pa = &msg->hdrs[i];
 			break;
 		}
-	/* A signed-in connection needs nothing more (browsers send none). */
+	/* Credentials for a scheme the network does not offer: none. */
+	if (pa != NULL && !(net->auth & (AUTH_NEGOTIATE | AUTH_NTLM)))
+		pa = NULL;
+	/*
+	 * A signed-in connection needs nothing more (browsers send none):
+	 * a Negotiate or NTLM identity wins over an IP session.
+	 */
 	if (pa == NULL && c->user != NULL)
+		return GATE_PASS;
+	if (pa == NULL && (net->auth & AUTH_SAML) && gate_saml(c))
 		return GATE_PASS;
 	/*
 	 * An auth = none rule lets this request through unauthenticated
@@ -196,8 +317,11 @@ gate_signin(struct conn *c, const struct h1_msg *msg, size_t headlen,
 	r->result = "TCP_DENIED";
 	if (pa == NULL) {
 		gate_skip_body(c, headlen, inlen);
-		conn_abort_http_hdrs(c, 407, "sign-in required",
-		    gate_offers(net->auth));
+		if (net->auth & AUTH_SAML)
+			gate_to_portal(c, net);
+		else
+			conn_abort_http_hdrs(c, 407, "sign-in required",
+			    gate_offers(net->auth));
 		return GATE_ANSWERED;
 	}
 	if (auth_split(pa->value, pa->value_len, &scheme, &slen, &token,
@@ -340,7 +464,8 @@ gate_groups(struct conn *c, size_t headlen, size_t inlen)
 	struct auth_pending	*pending;
 	enum auth_groups_source	 src;
 
-	if (c->user == NULL || !auth_groups_enabled(r->conf))
+	if (c->user == NULL || !auth_groups_enabled(r->conf) ||
+	    (r->groups_done && r->groups_source == AUTH_GROUPS_SAML))
 		return GATE_PASS;
 	if (auth_groups_lookup(c->worker->auth, r->conf, c->user, &g, &src,
 	    gate_groups_done, c, &pending) == AUTH_PENDING) {

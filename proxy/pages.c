@@ -17,14 +17,20 @@ pages_status_text(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 302: return "Found";
+	case 303: return "See Other";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 407: return "Proxy Authentication Required";
 	case 408: return "Request Timeout";
+	case 411: return "Length Required";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 421: return "Misdirected Request";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
@@ -89,6 +95,48 @@ pages_error(const struct config *conf, int status, const char *reason,
 	    "X-Iaproxy-Error: %s\r\n"
 	    "%s%s"
 	    "\r\n", status, text, evbuffer_get_length(body), hdrval,
+	    extra ? extra : "", keepalive ? "" : "Connection: close\r\n");
+	evbuffer_add_buffer(out, body);
+	evbuffer_free(body);
+}
+
+/*
+ * The way to the sign-in portal for a request with no identity: a 302
+ * (plain HTTP, SAML only), or a 407 whose body is shown when the user
+ * cancels the browser's password dialog (Negotiate or NTLM offered too).
+ * Either way the page links to login and refreshes to it (HTML 4.01
+ * meta refresh), so a browser that shows it lands in SAML sign-in.
+ * login is ours (percent-encoded) but escaped anyway.
+ */
+void
+pages_signin(const struct config *conf, int status, const char *login,
+    const char *extra, int keepalive, struct evbuffer *out)
+{
+	struct evbuffer	*body;
+
+	if ((body = evbuffer_new()) == NULL)
+		return;
+	evbuffer_add_printf(body, "<!DOCTYPE html>\n<html><head><meta "
+	    "charset=\"utf-8\">\n<meta http-equiv=\"refresh\" "
+	    "content=\"0; url=");
+	html_escape(body, login);
+	evbuffer_add_printf(body, "\">\n<title>Sign-in required</title>"
+	    "</head>\n<body>\n<h1>Sign-in required</h1>\n<p>Sign in with "
+	    "your organisation's account to use the web: <a href=\"");
+	html_escape(body, login);
+	evbuffer_add_printf(body, "\">sign in</a>.</p>\n<hr><address>");
+	html_escape(body, conf->hostname);
+	evbuffer_add_printf(body, " (%s/%s)</address>\n</body></html>\n",
+	    IAPROXY_NAME, PACKAGE_VERSION);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/html; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Iaproxy-Error: sign-in required\r\n"
+	    "%s%s%s%s%s"
+	    "\r\n", status, pages_status_text(status),
+	    evbuffer_get_length(body), status / 100 == 3 ? "Location: " : "",
+	    status / 100 == 3 ? login : "", status / 100 == 3 ? "\r\n" : "",
 	    extra ? extra : "", keepalive ? "" : "Connection: close\r\n");
 	evbuffer_add_buffer(out, body);
 	evbuffer_free(body);

@@ -159,6 +159,54 @@ void	pages_error(const struct config *, int status, const char *reason,
 	    const char *detail, const char *extra, int keepalive,
 	    struct evbuffer *out);
 const char *pages_status_text(int status);
+/*
+ * The page that sends a request with no identity to the sign-in portal
+ * (gate.c): a whole response with status (302: with Location: login;
+ * 407: extra holds the Proxy-Authenticate lines), its HTML body linking
+ * to login and refreshing to it.
+ */
+void	pages_signin(const struct config *, int status, const char *login,
+	    const char *extra, int keepalive, struct evbuffer *out);
+
+/* portal.c */
+/*
+ * The SAML sign-in portal's pages (conf->saml; nothing when it has no
+ * service provider).  Per request, on the connection's worker; the
+ * sessions they make are auth/session.h's.
+ */
+/*
+ * Does the portal answer this request: any path on the portal's host
+ * (an absolute-form target, or an origin-form one whose Host names it),
+ * or, when local (origin-form, or absolute-form naming the gateway
+ * itself), a path under /iaproxy/?  Never /iaproxy/continue (decide.c).
+ */
+int	portal_route(const struct config *, const struct h1_msg *,
+	    const struct h1_target *, int local);
+/*
+ * Is host:port (host lower-cased) reached before sign-in: the identity
+ * provider's SSO host (GET or CONNECT), or the portal's host (CONNECT,
+ * for an https portal)?  Why (static text, for a debug line) or NULL.
+ */
+const char *portal_exempt(const struct config *, const char *host, int port,
+	    int is_connect);
+/* "<portal>/iaproxy/login?url=<url, percent-encoded>", malloc'd, or NULL. */
+char	*portal_login_url(const struct config *, const char *url);
+/*
+ * Answer a portal request: PORTAL_DONE when answered (c->req->head_out
+ * holds the whole response, or an error page went out through
+ * conn_abort_http), PORTAL_BODY when it is the ACS and its body
+ * (Content-Length bytes, at most SAML_FORM_MAX) must be read first and
+ * handed to portal_acs().  msg and t only during the call.
+ */
+#define PORTAL_DONE	0
+#define PORTAL_BODY	1
+int	portal_serve(struct conn *, const struct h1_msg *,
+	    const struct h1_target *);
+/*
+ * The ACS's form (len bytes) arrived: verify it and answer into
+ * c->req->head_out, or with conn_abort_http.
+ */
+void	portal_acs(struct conn *, const char *body, size_t len);
 
 /* dns.c */
 /*
@@ -254,6 +302,7 @@ struct worker_listener {
 	struct evconnlistener	*lev;
 	char			*text;	/* the listen entry it came from */
 	int			 port;
+	int			 tls;	/* a portal_listen one (portal_tls.c) */
 };
 struct worker {
 	int			 id;
@@ -596,14 +645,17 @@ struct conn {
 	struct auth_pending	*groups_pending; /* the directory is asked */
 	struct pin		*pinned;	/* origin bound to us (pin.c) */
 	size_t			 discard;	/* body bytes to skip after a 407 */
+	int			 tls;		/* CONN_TLS_*: the portal over TLS
+						   (portal_tls.c) */
 	unsigned		 nrequests;
 	time_t			 since;		/* accepted (epoch) */
 	uint64_t		 bytes_in_done;	/* of finished requests */
 	uint64_t		 bytes_out_done;
 };
 
+/* tls: CONN_TLS_ACCEPT for a portal_listen socket (portal_tls.c), else 0. */
 void	conn_accept(struct worker *, evutil_socket_t, struct sockaddr *,
-	    int socklen, int local_port);
+	    int socklen, int local_port, int tls);
 void	conn_set_state(struct conn *, enum conn_state, const char *why);
 void	conn_close(struct conn *, const char *reason);
 /* Answer with an error page, log the request, then close (or keep-alive). */
@@ -740,6 +792,61 @@ void	pin_drop(struct conn *);
 void	tunnel_start(struct conn *);
 /* Free the splice-mode state of the connection's tunnel, if any. */
 void	tunnel_splice_free(struct conn *, struct request *);
+
+/* portal_tls.c */
+/*
+ * The sign-in portal over TLS (saml { portal_cert portal_key
+ * portal_listen }), with the config's portal_ssl_ctx: a CONNECT to the
+ * portal's https host:port is answered 200 by the gateway, which then
+ * speaks TLS as the server on the client connection; a portal_listen
+ * socket's connections start in TLS.  Either way the connection then
+ * carries origin-form requests that only the gateway's own pages answer
+ * (conn_serve_local): nothing on it is ever forwarded or tunnelled, and
+ * it needs no sign-in.  Its client address is the real client's.
+ */
+#define CONN_TLS_NONE		0
+#define CONN_TLS_ACCEPT		1	/* accepted on portal_listen */
+#define CONN_TLS_HANDSHAKE	2	/* the server handshake runs */
+#define CONN_TLS_OPEN		3	/* requests are read through TLS */
+/* How a portal_listen socket is named to workers: this, then the text. */
+#define PORTAL_TLS_LISTEN_PREFIX "tls "
+/* Is host:port (host lower-cased) the portal the gateway answers in TLS? */
+int	portal_tls_connect_wanted(const struct config *, const char *host,
+	    int port);
+/*
+ * c's request is a CONNECT that portal_tls_connect_wanted(): answer 200,
+ * log it, and start the TLS server on the connection (or close it).
+ */
+void	portal_tls_connect(struct conn *);
+/*
+ * Put TLS (the server side, the running config's certificate) between
+ * c and its client: c->bev becomes a TLS filter over the socket's
+ * bufferevent, with the same callbacks, and header_timeout bounds the
+ * handshake.  0, or -1 when c was closed.
+ */
+int	portal_tls_start(struct conn *);
+/*
+ * conn.c's event callback, first: the handshake's outcome.  1 when the
+ * event was the TLS layer's (handled; c may be closed: a failed or stalled
+ * handshake closes it with a log line), 0 for conn.c to handle.
+ */
+int	portal_tls_event(struct conn *, short what);
+/*
+ * conn_close() frees c->bev through this: what TLS already encrypted
+ * (the last answer, close_notify) still reaches the client, from a
+ * bufferevent that lingers on its own, bounded in time.  c->bev is NULL
+ * after.
+ */
+void	portal_tls_close(struct conn *);
+/*
+ * Every listening address of conf, portal_listen included, by index i
+ * below portal_tls_listen_count(): the address, and in key the name
+ * workers and reloads know its socket by (PORTAL_TLS_LISTEN_PREFIX
+ * before a TLS one's text).
+ */
+size_t	portal_tls_listen_count(const struct config *);
+const struct conf_listen *portal_tls_listen_nth(const struct config *,
+	    size_t i, char *key, size_t keylen);
 
 /* origin.c */
 /*

@@ -80,14 +80,22 @@ listen_probe(const struct conf_listen *l)
 	return rv;
 }
 
+/*
+ * Does conf listen on the socket named key?  Every listen address and,
+ * with a TLS prefix, every portal_listen one (portal_tls_listen_nth), so
+ * an address moved between the two lists gets a fresh socket.
+ */
 static int
-has_listen(const struct config *conf, const char *text)
+has_listen(const struct config *conf, const char *key)
 {
-	size_t i;
+	char	k[300];
+	size_t	i;
 
-	for (i = 0; conf != NULL && i < conf->nlisten; i++)
-		if (strcmp(conf->listen[i].text, text) == 0)
+	for (i = 0; conf != NULL && i < portal_tls_listen_count(conf); i++) {
+		(void)portal_tls_listen_nth(conf, i, k, sizeof(k));
+		if (strcmp(k, key) == 0)
 			return 1;
+	}
 	return 0;
 }
 
@@ -102,7 +110,8 @@ open_new_listeners(const struct config *conf, const struct config *old,
 {
 	int	 **fds;
 	char	***texts;
-	size_t	 i, k = 0;
+	char	 key[300];
+	size_t	 i, k = 0, nl = portal_tls_listen_count(conf);
 	int	 w;
 
 	fds = calloc(nworkers, sizeof(*fds));
@@ -110,15 +119,16 @@ open_new_listeners(const struct config *conf, const struct config *old,
 	if (fds == NULL || texts == NULL)
 		goto fail;
 	for (w = 0; w < nworkers; w++) {
-		fds[w] = calloc(conf->nlisten + 1, sizeof(int));
-		texts[w] = calloc(conf->nlisten + 1, sizeof(char *));
+		fds[w] = calloc(nl + 1, sizeof(int));
+		texts[w] = calloc(nl + 1, sizeof(char *));
 		if (fds[w] == NULL || texts[w] == NULL)
 			goto fail;
 	}
-	for (i = 0; i < conf->nlisten; i++) {
-		const struct conf_listen *l = &conf->listen[i];
+	for (i = 0; i < nl; i++) {
+		const struct conf_listen *l;
 
-		if (has_listen(old, l->text))
+		l = portal_tls_listen_nth(conf, i, key, sizeof(key));
+		if (has_listen(old, key))
 			continue;
 		if (listen_probe(l) == -1) {
 			log_warn("cannot listen on %s", l->text);
@@ -131,7 +141,7 @@ open_new_listeners(const struct config *conf, const struct config *old,
 					close(fds[w][k]);
 				goto fail;
 			}
-			texts[w][k] = strdup(l->text);
+			texts[w][k] = strdup(key);
 		}
 		k++;
 	}
@@ -196,6 +206,9 @@ server_start(const char *file, struct config *conf)
 	free(texts);
 	for (i = 0; i < conf->nlisten; i++)
 		log_info("listening on %s", conf->listen[i].text);
+	for (i = 0; i < conf->saml.nportal_listen; i++)
+		log_info("listening on %s (the sign-in portal, TLS)",
+		    conf->saml.portal_listen[i].text);
 	log_info("%s %s started: %d worker%s, config %s", IAPROXY_NAME,
 	    PACKAGE_VERSION, srv.nworkers, srv.nworkers == 1 ? "" : "s",
 	    srv.file ? srv.file : BUILTIN_NAME);

@@ -31,7 +31,8 @@ worker_accept(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct worker_listener *wl = arg;
 
-	conn_accept(wl->worker, fd, sa, socklen, wl->port);
+	conn_accept(wl->worker, fd, sa, socklen, wl->port,
+	    wl->tls ? CONN_TLS_ACCEPT : CONN_TLS_NONE);
 }
 
 static void
@@ -69,6 +70,8 @@ worker_add_listener(struct worker *w, int fd, const char *text)
 		return -1;
 	}
 	wl->port = listener_port(fd);
+	wl->tls = strncmp(text, PORTAL_TLS_LISTEN_PREFIX,
+	    strlen(PORTAL_TLS_LISTEN_PREFIX)) == 0;
 	wl->worker = w;
 	wl->lev = evconnlistener_new(w->base, worker_accept, wl,
 	    LEV_OPT_CLOSE_ON_FREE, 0, fd);	/* 0: it already listens */
@@ -93,14 +96,18 @@ worker_listener_free(struct worker_listener *wl)
 	free(wl);
 }
 
+/* Is text (a listener's name) one of conf's, portal_listen included? */
 static int
 conf_has_listen(const struct config *conf, const char *text)
 {
-	size_t i;
+	char	key[300];
+	size_t	i;
 
-	for (i = 0; i < conf->nlisten; i++)
-		if (strcmp(conf->listen[i].text, text) == 0)
+	for (i = 0; i < portal_tls_listen_count(conf); i++) {
+		(void)portal_tls_listen_nth(conf, i, key, sizeof(key));
+		if (strcmp(key, text) == 0)
 			return 1;
+	}
 	return 0;
 }
 

@@ -850,8 +850,8 @@ test_network_errors(void)
 	    "e.conf:4: network 'a' uses negotiate but there is no negotiate "
 	    "section"), "negotiate: %s", errbuf);
 	CHECK(fails("e.conf", "network \"a\" { src = {\"::1\"} auth = {saml} }\n",
-	    "e.conf:1: auth method 'saml' is not available yet"), "saml: %s",
-	    errbuf);
+	    "e.conf:1: network 'a' uses saml but there is no saml section"),
+	    "saml: %s", errbuf);
 	CHECK(fails("e.conf", "network \"a\" { src = {\"::1\"} auth = {basic} }\n",
 	    "e.conf:1: auth: 'basic' is not none, ntlm, negotiate or saml"),
 	    "unknown method: %s", errbuf);
