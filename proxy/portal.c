@@ -403,6 +403,7 @@ portal_acs(struct conn *c, const char *body, size_t len)
 		conn_log(c, LOG_LVL_INFO, "saml sign-in refused: %s",
 		    portal_shown(why, shown, sizeof(shown)));
 		saml_identity_clear(&id);
+		metrics_signin("saml", METRICS_SIGNIN_REFUSED, why, 0);
 		r->result = "TCP_DENIED";
 		conn_abort_http(c, 403, "sign-in failed");
 		return;
@@ -421,8 +422,12 @@ portal_acs(struct conn *c, const char *body, size_t len)
 		goto oom;
 	}
 	if (portal_bind(c, id.user, sid, groups, now, expires, "assertion") ==
-	    -1)
+	    -1) {
+		metrics_signin("saml", METRICS_SIGNIN_REFUSED, "address held",
+		    0);
 		goto done;
+	}
+	metrics_signin("saml", METRICS_SIGNIN_SUCCESS, NULL, 0);
 	if (saml_return_url_ok(id.return_url))
 		portal_see_other(c, id.return_url, hdr);
 	else if ((to = portal_whoami_url(s)) != NULL)

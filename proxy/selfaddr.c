@@ -154,27 +154,39 @@ self_local(const uint8_t key[16])
 	return 0;
 }
 
+/*
+ * The i-th address the gateway listens on: the proxy's listeners, the
+ * portal's TLS listeners, then the admin listener; NULL past the end.
+ * The last two count too: a tunnel into a portal listener would show
+ * the gateway's own address as the client, and the proxy path must
+ * never lead to the admin interface (DESIGN: security invariants).
+ */
+static const struct sockaddr *
+self_listener(const struct config *conf, size_t i)
+{
+	if (i < conf->nlisten)
+		return (const struct sockaddr *)&conf->listen[i].ss;
+	i -= conf->nlisten;
+	if (i < conf->saml.nportal_listen)
+		return (const struct sockaddr *)&conf->saml.portal_listen[i].ss;
+	i -= conf->saml.nportal_listen;
+	if (i == 0 && conf->admin_listen != NULL)
+		return (const struct sockaddr *)&conf->admin_listen->ss;
+	return NULL;
+}
+
 int
 selfaddr_match(const struct config *conf, const struct sockaddr *sa)
 {
-	uint8_t	 want[16], lkey[16];
-	int	 port = self_port(sa);
-	size_t	 i;
+	const struct sockaddr	*l;
+	uint8_t			 want[16], lkey[16];
+	int			 port = self_port(sa);
+	size_t			 i;
 
 	if (port < 0 || self_key(sa, want) == -1)
 		return 0;
-	for (i = 0; i <= conf->nlisten; i++) {
-		/*
-		 * The admin listener too: it is loopback only, and the proxy
-		 * path must never lead to it (DESIGN: security invariants).
-		 */
-		const struct sockaddr *l = i < conf->nlisten ?
-		    (const struct sockaddr *)&conf->listen[i].ss :
-		    conf->admin_listen != NULL ?
-		    (const struct sockaddr *)&conf->admin_listen->ss : NULL;
-
-		if (l == NULL || self_port(l) != port ||
-		    self_key(l, lkey) == -1)
+	for (i = 0; (l = self_listener(conf, i)) != NULL; i++) {
+		if (self_port(l) != port || self_key(l, lkey) == -1)
 			continue;
 		if (memcmp(lkey, want, 16) == 0)
 			return 1;

@@ -577,6 +577,8 @@ class Proxy:
 			"access_log": self.access_log,
 			"log_format": Raw("squid"),
 			"connect_ports": [443],
+			# Never the machine's /var/lib/iaproxy (disable writes).
+			"state_dir": os.path.join(t.tmpdir, "state%d" % self.n),
 		}
 		self.conf = dict(self.base)
 		self.conf.update(conf)

@@ -590,7 +590,7 @@ def flow_checks(t, pki, o):
 	hosts = os.path.join(t.tmpdir, "hosts")
 	with open(hosts, "w") as f:
 		f.write("127.0.0.1 localhost %s\n::1 localhost\n" % IDP_HOST)
-	p = t.proxy(start=False, connect_ports=[443, o.port, idp.port],
+	p = t.proxy(start=False, connect_ports=[443, o.port, idp.port, pport],
 	    log_format=Raw("json"))
 	p.write_config(**{"saml": saml_section(pki, portal,
 	    idp_md=idp.metadata, portal_listen=["127.0.0.1:%d" % pport]),
@@ -659,6 +659,14 @@ def flow_checks(t, pki, o):
 	t.check(r.status == 200 and r.body.decode(errors="replace").split(
 	    "\n")[0].strip() == USER, "flow: whoami over TLS names the user",
 	    "(%r %r)" % (r, r.body[:100]))
+	# Signed in, a tunnel by address into the portal's own TLS listener
+	# is refused: it would reach the portal from the gateway's address.
+	r, c = harness.raw_request(p.port, "CONNECT 127.0.0.1:%d HTTP/1.1\r\n"
+	    "Host: 127.0.0.1:%d\r\n\r\n" % (pport, pport))
+	t.check(r is not None and r.status == 403, "flow: CONNECT to the "
+	    "portal_listen address through the proxy: 403 (never a tunnel "
+	    "into the gateway itself)", "(%r)" % r)
+	c.close()
 	p.stop()
 
 

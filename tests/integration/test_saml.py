@@ -739,6 +739,28 @@ def admin_checks(t, e):
 	    "session")
 	t.eq(whoami(b, e)[0], 401, "after signout: the older cookie is "
 	    "refused too")
+	# The sign-ins are counted: successes, and every refused Response.
+	m = {}
+	for l in p.admin("metrics")[0][:-1]:
+		mm = re.match(r'iaproxy_signins_total\{mechanism="saml",'
+		    r'result="(\w+)"\} (\d+)$', l)
+		if mm:
+			m[mm.group(1)] = int(mm.group(2))
+	t.check(m.get("success", 0) >= 2 and m.get("refused", 0) >= len(
+	    REJECT), "metrics count the SAML sign-ins and refusals", "(%r)" % m)
+	# A disabled user is refused whatever signed them in.
+	a = p.admin("disable " + USER)[0]
+	t.check(a and a[-1].startswith("ok"), "admin disable of the SAML user",
+	    "(%r)" % a)
+	got = to_form(t, e, b, e.o.url("/size/3"), "disabled", quiet=True)
+	if got is not None:
+		b.post_form(got[0], got[1])
+		r = b.get(e.o.url("/size/3"))
+		t.check(r.status == 403 and b"disabled" in r.body, "a disabled "
+		    "user signed in by SAML is refused (account disabled)",
+		    "(%r)" % r)
+	a = p.admin("enable " + USER)[0]
+	t.check(a and a[-1].startswith("ok"), "admin enable", "(%r)" % a)
 
 
 def main(t):
