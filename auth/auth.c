@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth.h"
 #include "ntlm.h"
@@ -59,4 +60,21 @@ int
 auth_nt_hash(const char *password, unsigned char out[16])
 {
 	return ntlm_nt_hash(password, out);
+}
+
+int
+auth_user_match(const char *cuser, const char *want)
+{
+	const char	*p;
+	size_t		 n;
+
+	if (strcasecmp(cuser, want) == 0)
+		return 1;
+	/* A bare name: the same account in any domain or realm. */
+	if (*want == '\0' || strpbrk(want, "\\@") != NULL)
+		return 0;
+	if ((p = strrchr(cuser, '\\')) != NULL && strcasecmp(p + 1, want) == 0)
+		return 1;
+	n = strlen(want);
+	return strncasecmp(cuser, want, n) == 0 && cuser[n] == '@';
 }

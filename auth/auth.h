@@ -88,6 +88,13 @@ void	auth_worker_reconf(struct auth_worker *, const struct config *);
 void	auth_worker_free(struct auth_worker *);
 
 /* auth.c */
+/*
+ * Does the signed-in name cuser stand for want?  Equal without regard to
+ * case, or want a bare name and cuser that name in a domain (DOM\want)
+ * or realm (want@REALM): what signout, disable and the sessions list
+ * mean by a user, for connections and IP sessions alike.
+ */
+int	auth_user_match(const char *cuser, const char *want);
 /* The NT hash of a UTF-8 password (MD4 of UTF-16LE); -1 if not UTF-8. */
 int	auth_nt_hash(const char *password, unsigned char out[16]);
 /*

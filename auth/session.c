@@ -488,29 +488,6 @@ session_end(const struct sockaddr *sa)
 	return rv;
 }
 
-/*
- * Does the session's user cuser match want?  As worker_user_match()
- * (proxy/worker.c), so that "signout alice" ends the same sessions on
- * connections and on addresses: equal without regard to case, or want a
- * bare name and cuser that name in a domain (DOM\want) or realm
- * (want@REALM).
- */
-static int
-session_user_match(const char *cuser, const char *want)
-{
-	const char	*p;
-	size_t		 n;
-
-	if (strcasecmp(cuser, want) == 0)
-		return 1;
-	if (*want == '\0' || strpbrk(want, "\\@") != NULL)
-		return 0;
-	if ((p = strrchr(cuser, '\\')) != NULL && strcasecmp(p + 1, want) == 0)
-		return 1;
-	n = strlen(want);
-	return strncasecmp(cuser, want, n) == 0 && cuser[n] == '@';
-}
-
 /* Under the lock: the signed-out record of name[0..len), or NULL. */
 static struct signout *
 signout_find(const char *name, size_t len, time_t now)
@@ -599,7 +576,7 @@ session_signout(const char *user, time_t now)
 	session_seed();
 	for (e = TAILQ_FIRST(&st.lru); e != NULL; e = next) {
 		next = TAILQ_NEXT(e, lru);
-		if (e->user != NULL && session_user_match(e->user, user)) {
+		if (e->user != NULL && auth_user_match(e->user, user)) {
 			if (now < e->expires)
 				n++;
 			session_remove(e);
@@ -622,7 +599,7 @@ session_list(const char *user, time_t now,
 	TAILQ_FOREACH(e, &st.lru, lru) {
 		if (e->user == NULL || now >= e->expires ||
 		    session_idle_over(st.idle, e, now) ||
-		    (user != NULL && !session_user_match(e->user, user)))
+		    (user != NULL && !auth_user_match(e->user, user)))
 			continue;
 		n++;
 		/* No reference: the callee only reads, under the lock. */

@@ -110,7 +110,7 @@ int		 session_groups_of(const struct sockaddr *sa, const char *sid,
 /* End the session of sa (/iaproxy/logout); 1 if there was one. */
 int		 session_end(const struct sockaddr *sa);
 /*
- * End every IP session of user (compared as worker_user_match() does: a
+ * End every IP session of user (compared as auth_user_match() does: a
  * bare name matches it in any domain or realm) and record that user
  * signed out at now, so that cookies issued until now are refused.
  * How many sessions went.

@@ -149,7 +149,7 @@ account_disabled(const char *user)
 	if (__atomic_load_n(&acc.count, __ATOMIC_ACQUIRE) == 0 || user == NULL)
 		return 0;
 	/*
-	 * The same match as signout's (worker_user_match): the name as
+	 * The same match as signout's (auth_user_match): the name as
 	 * signed in, or its bare account name, which a bare entry covers in
 	 * any domain (DOMAIN\name) or realm (name@REALM).  Two lookups in a
 	 * sorted array instead of a walk over every entry.
@@ -445,8 +445,8 @@ account_list_edit(const char *user, int add, char ***outp, size_t *outn,
 		return -1;
 	}
 	for (i = 0; i < acc.n; i++) {
-		if (worker_user_match(acc.names[i], user) ||
-		    worker_user_match(user, acc.names[i]))
+		if (auth_user_match(acc.names[i], user) ||
+		    auth_user_match(user, acc.names[i]))
 			gone[ng++] = acc.names[i];
 		else
 			out[n++] = acc.names[i];

@@ -376,8 +376,6 @@ void	worker_conn_gone(struct worker *);
 #define WQ_SESSIONS_MAX	1000
 int	worker_query(struct worker *, int kind, const char *user,
 	    int timeout_ms, char **out, size_t *count);
-/* Does the signed-in name cuser match want (see worker_query)? */
-int	worker_user_match(const char *cuser, const char *want);
 
 /* server.c */
 /*
@@ -440,7 +438,7 @@ void	account_reconf(const struct config *);
 void	account_stop(void);
 /*
  * Is user (a signed-in name) refused by the disabled list?  A listed
- * bare name covers it in any domain or realm (worker_user_match).  Any
+ * bare name covers it in any domain or realm (auth_user_match).  Any
  * thread; a lock-free test when the list is empty.
  */
 int	account_disabled(const char *user);

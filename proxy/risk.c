@@ -125,7 +125,7 @@ risk_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Names are case-insensitive (AD, and worker_user_match): hash lower. */
+/* Names are case-insensitive (AD, and auth_user_match): hash lower. */
 static uint32_t
 risk_hash(const char *user, size_t len)
 {

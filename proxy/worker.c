@@ -187,23 +187,6 @@ worker_kill_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(w->base);
 }
 
-int
-worker_user_match(const char *cuser, const char *want)
-{
-	const char	*p;
-	size_t		 n;
-
-	if (strcasecmp(cuser, want) == 0)
-		return 1;
-	/* A bare name: the same account in any domain or realm. */
-	if (*want == '\0' || strpbrk(want, "\\@") != NULL)
-		return 0;
-	if ((p = strrchr(cuser, '\\')) != NULL && strcasecmp(p + 1, want) == 0)
-		return 1;
-	n = strlen(want);
-	return strncasecmp(cuser, want, n) == 0 && cuser[n] == '@';
-}
-
 /* One "sessions" line for signed-in connection c into out. */
 static void
 worker_session_line(struct worker *w, struct conn *c, struct evbuffer *out)
@@ -259,7 +242,7 @@ worker_query_cb(struct worker *w)
 	case WQ_SESSIONS:
 		TAILQ_FOREACH(c, &w->conns, entry) {
 			if (c->user == NULL || c->closing ||
-			    (*user != '\0' && !worker_user_match(c->user, user)))
+			    (*user != '\0' && !auth_user_match(c->user, user)))
 				continue;
 			if (count++ < WQ_SESSIONS_MAX)
 				worker_session_line(w, c, out);
@@ -270,7 +253,7 @@ worker_query_cb(struct worker *w)
 		for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
 			next = TAILQ_NEXT(c, entry);
 			if (c->user == NULL || c->closing ||
-			    !worker_user_match(c->user, user))
+			    !auth_user_match(c->user, user))
 				continue;
 			conn_log(c, LOG_LVL_INFO, "%s signed out by the "
 			    "administrator", c->user);
