@@ -54,6 +54,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness
+import peers
 from saml_peer import IDP_HOST, IDP_PY, IdpProc
 import ntlm_client as nc
 from harness import Raw, hget, hget1, pattern
@@ -717,6 +718,72 @@ def second_proxy_checks(t, e, sp_files, hosts_prefix):
 	idp.control(groups=[])
 
 
+def directory_checks(t, e, sp_files, hosts_prefix):
+	"""Groups of a SAML user from the directory: a real slapd, the user
+	found by the NameID as mail (user_filter (mail=%m)), nested groups
+	through memberOf."""
+	idp = e.idp
+	s = peers.GroupSlapd(t)
+	s.add_user("alice")
+	s.start()
+	people = "ou=people," + peers.SUFFIX
+	s.modify("dn: uid=alice,%s\nchangetype: modify\nadd: mail\n"
+	    "mail: %s\n" % (people, USER))
+	s.add("dn: ou=groups,%s\nobjectClass: organizationalUnit\n"
+	    "ou: groups\n" % peers.SUFFIX)
+	s.add("dn: cn=staff,ou=groups,%s\nobjectClass: groupOfNames\n"
+	    "cn: staff\nmember: uid=alice,%s\n" % (peers.SUFFIX, people))
+	s.add("dn: cn=everyone,ou=groups,%s\nobjectClass: groupOfNames\n"
+	    "cn: everyone\nmember: cn=staff,ou=groups,%s\n" % (peers.SUFFIX,
+	    peers.SUFFIX))
+	pw = t.secret_file("bind.pw", peers.PROXY_PW + "\n")
+	p4 = t.proxy(start=False, connect_ports=[443, e.o.port, idp.port],
+	    log_format=Raw("json"))
+	portal = "http://%s:%d" % (PORTAL_HOST, p4.port)
+	p4.write_config(**{"saml": saml_section(sp_files, idp, portal),
+	    "ldap": {"uri": [s.uri], "bind_dn": peers.PROXY_DN,
+	    "bind_password_file": pw, "base_dn": peers.SUFFIX,
+	    "user_filter": "(mail=%m)", "group_mode": Raw("memberof")},
+	    'network "home"': {"src": ["127.0.0.0/8"], "auth": [Raw("saml")]}})
+	p4.prefix = hosts_prefix
+	try:
+		p4.start()
+	except RuntimeError as x:
+		t.fail("directory proxy starts: %s" % str(x).strip()[-300:])
+		return
+	e4 = Env(t, e.o, idp, p4)
+	b = Browser(t, p4)
+	r = b.get(portal + "/iaproxy/saml/metadata")
+	if not t.eq(r.status, 200, "p4: SP metadata"):
+		return
+	with open(idp.sp_md, "wb") as f:
+		f.write(r.body)
+	idp.control(user=USER, mutate="none", groups=[])
+	url = e.o.url("/size/22")
+	got = to_form(t, e4, b, url, "p4", quiet=True)
+	if got is None:
+		return
+	r = b.post_form(got[0], got[1])
+	t.eq((r.status, location(r)), (303, url), "p4: signed in")
+	aoff = len(p4.access_lines())
+	r = b.get(url)
+	t.eq((r.status, r.body), (200, pattern(22)), "p4: signed-in GET")
+	recs = [x for x in p4.access_records(aoff) if x.get("url") == url]
+	rec = recs[-1] if recs else {}
+	t.eq((rec.get("user"), rec.get("auth")), (USER, "saml"),
+	    "p4: the request is the SAML user's")
+	t.eq(sorted(rec.get("groups") or []), ["everyone", "staff"],
+	    "groups of a SAML user from the directory (by mail, nested)")
+	t.eq(rec.get("groups_source"), "ldap", "p4: groups_source ldap")
+	t.check(s.searches("(mail=%s)" % USER) >= 1, "the directory was "
+	    "searched by the NameID as mail")
+	p4.stop()
+	with open(idp.sp_md + ".main", "rb") as f:
+		md = f.read()
+	with open(idp.sp_md, "wb") as f:
+		f.write(md)
+
+
 def admin_checks(t, e):
 	p = e.p
 	b = Browser(t, p)
@@ -822,6 +889,7 @@ def main(t):
 	open_redirect_checks(t, e)
 	mixed_checks(t, e, sp_files)
 	second_proxy_checks(t, e, sp_files, prefix)
+	directory_checks(t, e, sp_files, prefix)
 	admin_checks(t, e)
 	t.check(p.alive(), "the proxy is still running")
 
