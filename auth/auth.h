@@ -95,6 +95,13 @@ void	auth_worker_free(struct auth_worker *);
  * mean by a user, for connections and IP sessions alike.
  */
 int	auth_user_match(const char *cuser, const char *want);
+/*
+ * The ldap section's user_filter for the signed-in name user, with %u %d
+ * %p %m filled in and escaped (RFC 4515): the filter that finds the
+ * user's entry, as the group lookups do.  malloc'd; NULL when the name
+ * cannot be mapped (or out of memory).
+ */
+char	*auth_user_filter(const struct config *, const char *user);
 /* The NT hash of a UTF-8 password (MD4 of UTF-16LE); -1 if not UTF-8. */
 int	auth_nt_hash(const char *password, unsigned char out[16]);
 /*

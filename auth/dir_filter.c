@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "dir.h"
 
 /* dst (size DIR_NAME_MAX) = s (len bytes); -1 when it does not fit. */
@@ -210,4 +211,14 @@ dir_filter_build(const char *tmpl, const struct dir_names *n)
 		free(esc[i]);
 	free(out);
 	return NULL;
+}
+
+char *
+auth_user_filter(const struct config *conf, const char *user)
+{
+	struct dir_names	names;
+
+	if (dir_names_parse(user, strlen(user), conf, &names) == -1)
+		return NULL;
+	return dir_filter_build(conf->ldap.user_filter, &names);
 }

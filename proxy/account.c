@@ -49,11 +49,6 @@
 #include <ldap.h>
 
 #include "proxy.h"
-/*
- * The directory's name mapping and filter escaping, so that an action
- * finds the very entry the group lookups find for the same name.
- */
-#include "dir.h"
 
 #define ACCOUNT_FILE		"disabled"
 #define ACCOUNT_NAME_MAX	255	/* bytes of a name (worker_query) */
@@ -594,7 +589,6 @@ account_ldap_find(LDAP *ld, const struct config *conf, const char *user,
     struct account_entry *ent, char *why, size_t whylen)
 {
 	const struct conf_ldap	*cl = &conf->ldap;
-	struct dir_names	 names;
 	struct timeval		 tv;
 	LDAPMessage		*res = NULL, *e;
 	char			*filter, diag[200];
@@ -603,8 +597,7 @@ account_ldap_find(LDAP *ld, const struct config *conf, const char *user,
 	int			 rc, n;
 
 	memset(ent, 0, sizeof(*ent));
-	if (dir_names_parse(user, strlen(user), conf, &names) == -1 ||
-	    (filter = dir_filter_build(cl->user_filter, &names)) == NULL) {
+	if ((filter = auth_user_filter(conf, user)) == NULL) {
 		snprintf(why, whylen, "the name cannot be searched for");
 		return -1;
 	}
