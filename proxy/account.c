@@ -98,6 +98,8 @@ account_find(char **names, size_t n, const char *name)
 {
 	char	**p;
 
+	if (n == 0)
+		return -1;	/* names may be NULL: bsearch wants a list */
 	p = bsearch(&name, names, n, sizeof(*names), account_cmp);
 	return p != NULL ? p - names : -1;
 }
@@ -421,7 +423,8 @@ account_list_edit(const char *user, int add, char ***outp, size_t *outn,
 			free(out);
 			return -1;
 		}
-		memcpy(out, acc.names, acc.n * sizeof(*out));
+		if (acc.n > 0)
+			memcpy(out, acc.names, acc.n * sizeof(*out));
 		out[acc.n] = *added;
 		qsort(out, acc.n + 1, sizeof(*out), account_cmp);
 		*outp = out;
@@ -1124,7 +1127,8 @@ account_use_dir(const char *dir, int merge)
 		account_free_names(names, n);
 		return;
 	}
-	memcpy(all, names, n * sizeof(*all));
+	if (n > 0)
+		memcpy(all, names, n * sizeof(*all));
 	nall = n;
 	for (i = 0; i < acc.n; i++)
 		if (account_find(names, n, acc.names[i]) == -1 &&
