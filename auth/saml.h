@@ -39,16 +39,23 @@ int		 saml_sp_idp_sso(struct saml_sp *, char *host, size_t hostlen,
 		    int *port);
 
 /*
+ * The client address a sign-in is bound to, as text (session_addr_text:
+ * an IPv4-mapped IPv6 address written as plain IPv4), NUL included.
+ */
+#define SAML_CLIENT_MAX		64
+
+/*
  * Start a sign-in for return_url (only an absolute http(s) URL; anything
- * else becomes the portal's own whoami page): a signed (RSA-SHA256)
- * AuthnRequest for the HTTP-Redirect binding.  The request ID and the
- * return URL are remembered server-side for the request's lifetime;
- * RelayState is only a short random token naming them.  0 and
- * *redirect (malloc'd URL for Location), or -1 with why.
+ * else becomes the portal's own whoami page) from the client address
+ * client (text, at most SAML_CLIENT_MAX bytes; NULL: none): a signed
+ * (RSA-SHA256) AuthnRequest for the HTTP-Redirect binding.  The request
+ * ID, the return URL and the client are remembered server-side for the
+ * request's lifetime; RelayState is only a short random token naming
+ * them.  0 and *redirect (malloc'd URL for Location), or -1 with why.
  */
 int		 saml_login_start(struct saml_sp *, const struct conf_saml *,
-		    const char *return_url, time_t now, char **redirect,
-		    char *why, size_t whylen);
+		    const char *return_url, const char *client, time_t now,
+		    char **redirect, char *why, size_t whylen);
 
 /* Who a verified assertion names. */
 struct saml_identity {
@@ -62,14 +69,21 @@ struct saml_identity {
 
 /*
  * The ACS: body is the HTTP-POST binding's form (SAMLResponse and
- * RelayState, application/x-www-form-urlencoded).  Verifies the
- * signature (lasso) and every check lasso leaves to us; 0 with *id
- * filled, or -1 with why naming the failed check (for the log; never
- * the assertion itself).
+ * RelayState, application/x-www-form-urlencoded), posted by the client
+ * address client (text, as for saml_login_start).  The request the
+ * RelayState names is used up by any attempt.  It must have been
+ * started from the same address (the same IP address, whether written
+ * as IPv4 or IPv4-mapped IPv6): a form for the attacker's own account,
+ * posted by a victim's browser, must not bind the victim's address to
+ * the attacker (login CSRF, session fixation).  NULL client: no such
+ * check (tests).  Then verifies the signature (lasso) and every check
+ * lasso leaves to us; 0 with *id filled, or -1 with why naming the
+ * failed check (for the log; never the assertion itself).
  */
 int		 saml_acs(struct saml_sp *, const struct conf_saml *,
-		    const char *body, size_t len, time_t now,
-		    struct saml_identity *id, char *why, size_t whylen);
+		    const char *body, size_t len, const char *client,
+		    time_t now, struct saml_identity *id, char *why,
+		    size_t whylen);
 void		 saml_identity_clear(struct saml_identity *);
 
 /*
@@ -178,22 +192,24 @@ void		 saml_facts_clear(struct saml_facts *);
 #define SAML_REPLAY_MAX		262144	/* assertion IDs remembered */
 
 /*
- * Remember an outstanding AuthnRequest under its RelayState token until
- * expires.  When the table is full the oldest request is dropped (a
- * flood of sign-in starts must not lock everyone out for good).  0 or -1
- * (out of memory, a token already in use).
+ * Remember an outstanding AuthnRequest, started from client address
+ * client (text, shorter than SAML_CLIENT_MAX; NULL: none), under its
+ * RelayState token until expires.  When the table is full the oldest
+ * request is dropped (a flood of sign-in starts must not lock everyone
+ * out for good).  0 or -1 (out of memory, a token already in use, a
+ * client too long).
  */
 int		 saml_state_request_add(const char *token,
 		    const char *request_id, const char *return_url,
-		    time_t expires, time_t now);
+		    const char *client, time_t expires, time_t now);
 /*
  * Take (and forget: once only) the request token names, if it has not
- * expired.  0 with the request ID and return URL copied out, -1 if
- * there is no such request.
+ * expired.  0 with the request ID, the return URL and the client ("" when
+ * it was added without one) copied out, -1 if there is no such request.
  */
 int		 saml_state_request_take(const char *token, time_t now,
 		    char *request_id, size_t idlen, char *return_url,
-		    size_t urllen);
+		    size_t urllen, char *client, size_t clientlen);
 /*
  * Record an assertion ID until keep_until.  0 if it was new, 1 if it was
  * seen before (a replay), -1 if the cache is full of live entries (fail

@@ -23,6 +23,9 @@
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -590,8 +593,8 @@ saml_sp_idp_sso(struct saml_sp *sp, char *host, size_t hostlen, int *port)
 
 int
 saml_login_start(struct saml_sp *sp, const struct conf_saml *s,
-    const char *return_url, time_t now, char **redirect, char *why,
-    size_t whylen)
+    const char *return_url, const char *client, time_t now, char **redirect,
+    char *why, size_t whylen)
 {
 	LassoLogin		*login;
 	LassoProfile		*prof;
@@ -661,7 +664,7 @@ saml_login_start(struct saml_sp *sp, const struct conf_saml *s,
  done:
 	g_object_unref(login);
 	pthread_mutex_unlock(&sp->mtx);
-	if (rc == 0 && saml_state_request_add(token, id, url,
+	if (rc == 0 && saml_state_request_add(token, id, url, client,
 	    now + SAML_REQUEST_TTL, now) == -1) {
 		saml_why(why, whylen, "AuthnRequest: cannot remember the "
 		    "request");
@@ -839,13 +842,49 @@ sp_verify(struct saml_sp *sp, const struct conf_saml *s, const char *b64,
 	return (rc);
 }
 
+/*
+ * The 16 bytes of the address text a, IPv4 in its IPv4-mapped IPv6 form
+ * (RFC 4291 section 2.5.5.2) as session.c keys it: 0, or -1 when a is
+ * not an IP address.
+ */
+static int
+sp_client_key(const char *a, unsigned char key[16])
+{
+	struct in_addr	v4;
+
+	if (inet_pton(AF_INET, a, &v4) == 1) {
+		memset(key, 0, 10);
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &v4, 4);
+		return (0);
+	}
+	return (inet_pton(AF_INET6, a, key) == 1 ? 0 : -1);
+}
+
+/*
+ * Did the form come from the address the sign-in started from?  Compared
+ * as addresses, so that "192.0.2.1" and "::ffff:192.0.2.1" (a plain and
+ * a dual-stack listener) are one machine even if a caller did not write
+ * them alike; anything else (a request added without a client is "")
+ * only as the same text.
+ */
+static int
+sp_same_client(const char *started, const char *posted)
+{
+	unsigned char	a[16], b[16];
+
+	if (sp_client_key(started, a) == 0 && sp_client_key(posted, b) == 0)
+		return (memcmp(a, b, sizeof(a)) == 0);
+	return (strcmp(started, posted) == 0);
+}
+
 int
 saml_acs(struct saml_sp *sp, const struct conf_saml *s, const char *body,
-    size_t len, time_t now, struct saml_identity *id, char *why,
-    size_t whylen)
+    size_t len, const char *client, time_t now, struct saml_identity *id,
+    char *why, size_t whylen)
 {
 	char	*response = NULL, *relay = NULL;
-	char	 reqid[SAML_ID_MAX];
+	char	 reqid[SAML_ID_MAX], started[SAML_CLIENT_MAX];
 	int	 rc = -1;
 
 	memset(id, 0, sizeof(*id));
@@ -856,9 +895,22 @@ saml_acs(struct saml_sp *sp, const struct conf_saml *s, const char *body,
 	 * for it, or a race of two, finds nothing.
 	 */
 	if (strlen(relay) > 64 || saml_state_request_take(relay, now, reqid,
-	    sizeof(reqid), id->return_url, sizeof(id->return_url)) == -1) {
+	    sizeof(reqid), id->return_url, sizeof(id->return_url), started,
+	    sizeof(started)) == -1) {
 		saml_why(why, whylen, "InResponseTo: unsolicited response (the "
 		    "RelayState names no outstanding request)");
+		goto done;
+	}
+	/*
+	 * A valid form for the attacker's own account, posted by a victim's
+	 * browser (login CSRF), would bind the victim's address to the
+	 * attacker: only the address that asked for the sign-in may finish
+	 * it.  Checked before lasso: such a form is not worth verifying, and
+	 * its request is used up all the same.
+	 */
+	if (client != NULL && !sp_same_client(started, client)) {
+		saml_why(why, whylen, "the sign-in was started from another "
+		    "address (%s)", started[0] != '\0' ? started : "none");
 		goto done;
 	}
 	rc = sp_verify(sp, s, response, strlen(response), reqid, now, 1, id,

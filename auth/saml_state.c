@@ -1,7 +1,7 @@
 /*
  * The SAML state that outlives a request and any config: the outstanding
- * AuthnRequests (RelayState token -> request ID, return URL, expiry) and
- * the replay cache of assertion IDs.
+ * AuthnRequests (RelayState token -> request ID, return URL, client
+ * address, expiry) and the replay cache of assertion IDs.
  *
  * Both are process-wide tables shared by every worker, each under one
  * mutex held only for a hash lookup or insert (no I/O, no lasso), bounded
@@ -44,6 +44,8 @@ struct st_entry {
 	char			*key;
 	char			*id;		/* requests: the request ID */
 	char			*url;		/* requests: the return URL */
+	char			*client;	/* requests: the client address,
+						   or NULL */
 };
 
 struct st_table {
@@ -100,6 +102,7 @@ st_entry_free(struct st_entry *e)
 	}
 	free(e->id);
 	free(e->url);
+	free(e->client);
 	free(e);
 }
 
@@ -176,13 +179,15 @@ st_insert(struct st_table *t, struct st_entry *e)
 
 int
 saml_state_request_add(const char *token, const char *request_id,
-    const char *return_url, time_t expires, time_t now)
+    const char *return_url, const char *client, time_t expires, time_t now)
 {
 	struct st_table	*t = &st_req;
 	struct st_entry	*e;
 	int		 rc = -1;
 
 	pthread_once(&st_seed_once, st_seed_init);
+	if (client != NULL && strlen(client) >= SAML_CLIENT_MAX)
+		return (-1);
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return (-1);
 	e->keylen = strlen(token);
@@ -190,7 +195,8 @@ saml_state_request_add(const char *token, const char *request_id,
 	e->expires = expires;
 	if ((e->key = strdup(token)) == NULL ||
 	    (e->id = strdup(request_id)) == NULL ||
-	    (e->url = strdup(return_url)) == NULL) {
+	    (e->url = strdup(return_url)) == NULL ||
+	    (client != NULL && (e->client = strdup(client)) == NULL)) {
 		st_entry_free(e);
 		return (-1);
 	}
@@ -213,10 +219,12 @@ saml_state_request_add(const char *token, const char *request_id,
 
 int
 saml_state_request_take(const char *token, time_t now, char *request_id,
-    size_t idlen, char *return_url, size_t urllen)
+    size_t idlen, char *return_url, size_t urllen, char *client,
+    size_t clientlen)
 {
 	struct st_table	*t = &st_req;
 	struct st_entry	*e;
+	const char	*cl;
 	size_t		 len = strlen(token);
 	uint32_t	 h;
 	int		 rc = -1;
@@ -225,10 +233,12 @@ saml_state_request_take(const char *token, time_t now, char *request_id,
 	h = st_hash(token, len);
 	pthread_mutex_lock(&t->mtx);
 	if ((e = st_find(t, token, len, h)) != NULL) {
+		cl = e->client != NULL ? e->client : "";
 		if (e->expires > now && strlen(e->id) < idlen &&
-		    strlen(e->url) < urllen) {
+		    strlen(e->url) < urllen && strlen(cl) < clientlen) {
 			memcpy(request_id, e->id, strlen(e->id) + 1);
 			memcpy(return_url, e->url, strlen(e->url) + 1);
+			memcpy(client, cl, strlen(cl) + 1);
 			rc = 0;
 		}
 		/* Found is used up, whatever came of it. */

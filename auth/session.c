@@ -183,6 +183,21 @@ session_key_text(const uint8_t key[16], char *buf, size_t len)
 		inet_ntop(AF_INET6, key, buf, len);
 }
 
+int
+session_addr_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+	uint8_t	key[16];
+
+	/* Through the key: the table's notion of one client, as text. */
+	if (session_key(sa, key) == -1 || len < INET6_ADDRSTRLEN) {
+		if (len > 0)
+			buf[0] = '\0';
+		return -1;
+	}
+	session_key_text(key, buf, len);
+	return 0;
+}
+
 static struct sentry *
 session_find(const uint8_t key[16], uint64_t h)
 {

@@ -107,6 +107,15 @@ void		 session_info_clear(struct session_info *out);
  */
 int		 session_groups_of(const struct sockaddr *sa, const char *sid,
 		    time_t now, struct auth_groups **groups);
+/*
+ * The client address sa as the table keys it, as text: an IPv4-mapped
+ * IPv6 address written as plain IPv4, so that one machine has one text
+ * whichever listener it came in on (the SAML sign-in's client).  len at
+ * least INET6_ADDRSTRLEN (46).  0, or -1 (buf "") for a family other
+ * than IPv4 and IPv6.
+ */
+int		 session_addr_text(const struct sockaddr *sa, char *buf,
+		    size_t len);
 /* End the session of sa (/iaproxy/logout); 1 if there was one. */
 int		 session_end(const struct sockaddr *sa);
 /*

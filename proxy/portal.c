@@ -9,9 +9,10 @@
  *				  (SAML bindings 3.4, HTTP-Redirect): 303
  *				  to the identity provider
  *	/iaproxy/saml/acs	  the HTTP-POST binding (bindings 3.5): the
- *				  Response is verified (saml_acs), the
- *				  address bound, the cookie set, 303 to
- *				  where the sign-in started
+ *				  Response is verified (saml_acs; only
+ *				  from the address that went to login),
+ *				  the address bound, the cookie set, 303
+ *				  to where the sign-in started
  *	/iaproxy/saml/metadata	  the SP metadata (SAML metadata 2.4.4)
  *	/iaproxy/whoami		  the identity, by cookie or address
  *	/iaproxy/logout		  the address's session and the cookie end
@@ -330,9 +331,10 @@ portal_login(struct conn *c, const struct h1_msg *msg,
 	struct auth_groups	*groups = NULL;
 	const char		*raw;
 	char			*url = NULL, *to = NULL, *redirect = NULL;
-	char			 why[256];
+	char			 why[256], client[SAML_CLIENT_MAX];
 	size_t			 rawlen;
 	time_t			 now = r->start.tv_sec;
+	int			 rc;
 
 	if ((raw = portal_query(t->path, t->path_len, "url", &rawlen)) != NULL &&
 	    (url = saml_form_value(raw, rawlen)) == NULL)
@@ -366,8 +368,18 @@ portal_login(struct conn *c, const struct h1_msg *msg,
 		return;
 	}
 	explicit_bzero(&ck, sizeof(ck));
-	if (saml_login_start(s->sp, s, url, now, &redirect, why,
-	    sizeof(why)) == -1) {
+	/*
+	 * The request remembers who asked for it: only this address may
+	 * post its answer to the ACS (login CSRF; see saml_acs).
+	 */
+	if (session_addr_text(&c->ss.sa, client, sizeof(client)) == -1) {
+		snprintf(why, sizeof(why), "the client's address is not IPv4 "
+		    "or IPv6");
+		rc = -1;
+	} else
+		rc = saml_login_start(s->sp, s, url, client, now, &redirect,
+		    why, sizeof(why));
+	if (rc == -1) {
 		char	shown[256];
 
 		conn_log(c, LOG_LVL_WARN, "saml sign-in could not start: %s",
@@ -394,11 +406,21 @@ portal_acs(struct conn *c, const char *body, size_t len)
 	char			 why[512], shown[512], sid[SESSION_SID_LEN + 1];
 	char			 cookie[SESSION_COOKIE_MAX], hdr[SESSION_COOKIE_MAX +
 				    128];
+	char			 client[SAML_CLIENT_MAX];
 	char			*to = NULL;
 	time_t			 now = time(NULL), expires;
+	int			 rc;
 
 	memset(&id, 0, sizeof(id));
-	if (saml_acs(s->sp, s, body, len, now, &id, why, sizeof(why)) == -1) {
+	/* Written as at the login, so the same machine matches. */
+	if (session_addr_text(&c->ss.sa, client, sizeof(client)) == -1) {
+		snprintf(why, sizeof(why), "the client's address is not IPv4 "
+		    "or IPv6");
+		rc = -1;
+	} else
+		rc = saml_acs(s->sp, s, body, len, client, now, &id, why,
+		    sizeof(why));
+	if (rc == -1) {
 		/* why names the check; the page says nothing of it. */
 		conn_log(c, LOG_LVL_INFO, "saml sign-in refused: %s",
 		    portal_shown(why, shown, sizeof(shown)));

@@ -18,7 +18,8 @@
  *              seconds (default 3); assertion signed, then both signed
  *   acs        RESPONSES distinct Responses (default 50), each answering
  *              its own outstanding request, through saml_acs() itself:
- *              the form, the RelayState, the replay cache, all of it
+ *              the form, the RelayState and its client address, the
+ *              replay cache, all of it
  *   start      saml_login_start(): a signed AuthnRequest redirect
  *
  * The cost of the IP-session lookup each request pays after sign-in is
@@ -43,6 +44,7 @@
 #define NOW	((time_t)1800000000)	/* 2027-01-15T08:00:00Z */
 #define SPID	"https://proxy.example.test/saml"
 #define IDPID	"https://idp.example.test/"
+#define CLIENT	"192.0.2.10"	/* the browser, at the login and the ACS */
 
 static char	dir[64];
 
@@ -337,7 +339,7 @@ main(int argc, char **argv)
 		snprintf(rid, sizeof(rid), "_req%06d", i);
 		snprintf(aid, sizeof(aid), "_as%06d", i);
 		saml_state_request_add(tok, rid, "https://www.example.test/",
-		    NOW + 600, NOW);
+		    CLIENT, NOW + 600, NOW);
 		b = response(c->saml.acs_url, rid, aid, 0);
 		bodies[i] = form(b, tok);
 		free(b);
@@ -346,7 +348,8 @@ main(int argc, char **argv)
 	w0 = wall_now();
 	for (i = 0; i < nresp; i++) {
 		if (saml_acs(c->saml.sp, &c->saml, bodies[i],
-		    strlen(bodies[i]), NOW, &id, why, sizeof(why)) != 0) {
+		    strlen(bodies[i]), CLIENT, NOW, &id, why,
+		    sizeof(why)) != 0) {
 			fprintf(stderr, "acs %d: %s\n", i, why);
 			bad++;
 		} else
@@ -357,7 +360,8 @@ main(int argc, char **argv)
 	/* And every one again: each must be refused (used RelayState). */
 	for (i = 0; i < nresp; i++) {
 		if (saml_acs(c->saml.sp, &c->saml, bodies[i],
-		    strlen(bodies[i]), NOW, &id, why, sizeof(why)) == 0) {
+		    strlen(bodies[i]), CLIENT, NOW, &id, why,
+		    sizeof(why)) == 0) {
 			fprintf(stderr, "acs %d accepted twice\n", i);
 			bad++;
 			saml_identity_clear(&id);
@@ -371,7 +375,7 @@ main(int argc, char **argv)
 	w0 = wall_now();
 	do {
 		if (saml_login_start(c->saml.sp, &c->saml,
-		    "https://www.example.test/", NOW, &loc, why,
+		    "https://www.example.test/", CLIENT, NOW, &loc, why,
 		    sizeof(why)) != 0) {
 			fprintf(stderr, "start: %s\n", why);
 			return (1);

@@ -29,6 +29,9 @@ Covered:
   - replay of an accepted form, as it was and under a fresh RelayState,
     and an assertion ID reused in a fresh response to a fresh request
     (only the replay cache can catch that one);
+  - login CSRF: a good form for a sign-in started from 127.0.0.1, posted
+    from 127.0.0.2 with the same cookie jar, is refused ("started from
+    another address"), binds neither address, and uses up its request;
   - a CONNECT without identity on a saml-only network: 403 "sign-in
     required"; with auth = {negotiate, ntlm, saml}: 407 whose HTML body
     links the portal;
@@ -477,6 +480,38 @@ def rejection_checks(t, e, accepted):
 	idp.control(mutate="none")
 
 
+def other_address_checks(t, e):
+	"""Login CSRF / session fixation: the IdP's form for a sign-in started
+	from one address, posted from another (an attacker's own form, made
+	to be posted by a victim's browser), signs nobody in."""
+	p = e.p
+	e.idp.control(user=USER, mutate="none", groups=[])
+	b = Browser(t, p)
+	got = to_form(t, e, b, e.o.url("/size/6"), "other address", quiet=True)
+	if got is None:
+		return
+	action, fields, _ = got
+	victim = Browser(t, p, iface="127.0.0.2")
+	victim.jar = b.jar
+	off = len(p.errlog())
+	lines = refused(t, e, victim, fields, "posted from another address",
+	    r"the sign-in was started from another address \(127\.0\.0\.1\)",
+	    action)
+	t.check([l for l in p.errlog()[off:].splitlines() if "sign-in "
+	    "refused" in l and "127.0.0.2" in l], "posted from another "
+	    "address: the refusal is logged for 127.0.0.2", "(%r)" % lines[:1])
+	t.eq(whoami(b, e)[0], 401, "posted from another address: no session "
+	    "for 127.0.0.1 either")
+	r = b.get(e.o.url("/size/7"))
+	t.eq(r.status, 302, "posted from another address: a plain GET from "
+	    "127.0.0.1 still gets 302")
+	# The attempt used the request up: not even its own address can
+	# finish it now.
+	refused(t, e, b, fields, "then posted from the address that started "
+	    "it", r"unsolicited|InResponseTo", action)
+	no_secrets_in_log(t, e, fields, "posted from another address")
+
+
 def open_redirect_checks(t, e):
 	for bad in ("javascript:alert(1)", "//evil.test/x",
 	    "http://user@evil.test/", "ftp://evil.test/"):
@@ -886,6 +921,7 @@ def main(t):
 	accepted = main_flow(t, e)
 	connect_checks(t, e)
 	rejection_checks(t, e, accepted)
+	other_address_checks(t, e)
 	open_redirect_checks(t, e)
 	mixed_checks(t, e, sp_files)
 	second_proxy_checks(t, e, sp_files, prefix)

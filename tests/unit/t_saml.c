@@ -3,7 +3,8 @@
  * the ACS form parser, strict base64, the return-URL rule, the DTD
  * refusal, xs:dateTime, the request and replay tables on a fake clock,
  * every check of saml_check_response() on hand-written documents, the
- * saml section of the config, and the whole ACS end to end with
+ * saml section of the config, and the whole ACS end to end (the client
+ * address a sign-in is bound to included) with
  * Responses signed at test time by xmlsec1 (keys made by openssl in a
  * temporary directory), on a fixed clock.
  */
@@ -30,6 +31,8 @@
 #define SPID		"https://proxy.example.test/saml"
 #define IDPID		"https://idp.example.test/"
 #define REQID		"_req1"
+#define CLIENT		"192.0.2.10"	/* the browser's address */
+#define SHOW(s)		((s) != NULL ? (s) : "(none)")
 
 static char	 dir[256];	/* the keys, metadata and configs */
 static char	 errbuf[4096];
@@ -269,6 +272,7 @@ static void
 test_state(void)
 {
 	char	 id[SAML_ID_MAX], url[2048], tok[32], tok2[32];
+	char	 cl[SAML_CLIENT_MAX], longcl[SAML_CLIENT_MAX + 1];
 	size_t	 nreq, nrep;
 
 	saml_state_reset(0, 0);
@@ -277,41 +281,56 @@ test_state(void)
 	    "0123456789-_") == 22, "token %s", tok);
 	CHECK(saml_relay_token(tok2, sizeof(tok2)) == 0 &&
 	    strcmp(tok, tok2) != 0, "tokens differ");
-	CHECK(saml_state_request_add(tok, "_id1", "http://a.test/", NOW + 600,
-	    NOW) == 0, "add");
-	CHECK(saml_state_request_add(tok, "_id2", "http://b.test/", NOW + 600,
-	    NOW) == -1, "same token twice");
+	CHECK(saml_state_request_add(tok, "_id1", "http://a.test/", CLIENT,
+	    NOW + 600, NOW) == 0, "add");
+	CHECK(saml_state_request_add(tok, "_id2", "http://b.test/", CLIENT,
+	    NOW + 600, NOW) == -1, "same token twice");
 	CHECK(saml_state_request_take(tok2, NOW, id, sizeof(id), url,
-	    sizeof(url)) == -1, "unknown token");
+	    sizeof(url), cl, sizeof(cl)) == -1, "unknown token");
 	CHECK(saml_state_request_take(tok, NOW + 10, id, sizeof(id), url,
-	    sizeof(url)) == 0 && strcmp(id, "_id1") == 0 &&
-	    strcmp(url, "http://a.test/") == 0, "take");
+	    sizeof(url), cl, sizeof(cl)) == 0 && strcmp(id, "_id1") == 0 &&
+	    strcmp(url, "http://a.test/") == 0 && strcmp(cl, CLIENT) == 0,
+	    "take");
 	CHECK(saml_state_request_take(tok, NOW + 10, id, sizeof(id), url,
-	    sizeof(url)) == -1, "once only");
+	    sizeof(url), cl, sizeof(cl)) == -1, "once only");
+	/* The client: none is "", and one too long is refused. */
+	CHECK(saml_state_request_add("t-nocl", "_n", "http://a.test/", NULL,
+	    NOW + 600, NOW) == 0 && saml_state_request_take("t-nocl", NOW, id,
+	    sizeof(id), url, sizeof(url), cl, sizeof(cl)) == 0 &&
+	    cl[0] == '\0', "no client: \"%s\"", cl);
+	memset(longcl, '1', sizeof(longcl) - 1);
+	longcl[sizeof(longcl) - 1] = '\0';
+	CHECK(saml_state_request_add("t-long", "_l", "http://a.test/", longcl,
+	    NOW + 600, NOW) == -1, "client too long");
 	/* Expiry: gone at expires, and gone for good. */
-	saml_state_request_add("t-exp", "_e", "http://a.test/", NOW + 600,
-	    NOW);
+	saml_state_request_add("t-exp", "_e", "http://a.test/", CLIENT,
+	    NOW + 600, NOW);
 	CHECK(saml_state_request_take("t-exp", NOW + 600, id, sizeof(id), url,
-	    sizeof(url)) == -1, "expired");
+	    sizeof(url), cl, sizeof(cl)) == -1, "expired");
 	CHECK(saml_state_request_take("t-exp", NOW, id, sizeof(id), url,
-	    sizeof(url)) == -1, "expired is used up");
+	    sizeof(url), cl, sizeof(cl)) == -1, "expired is used up");
 	/* Bound: the oldest gives way. */
 	saml_state_reset(3, 3);
-	saml_state_request_add("t1", "_1", "http://a.test/", NOW + 600, NOW);
-	saml_state_request_add("t2", "_2", "http://a.test/", NOW + 600, NOW);
-	saml_state_request_add("t3", "_3", "http://a.test/", NOW + 600, NOW);
-	CHECK(saml_state_request_add("t4", "_4", "http://a.test/", NOW + 600,
-	    NOW) == 0, "add past the bound");
+	saml_state_request_add("t1", "_1", "http://a.test/", CLIENT, NOW + 600,
+	    NOW);
+	saml_state_request_add("t2", "_2", "http://a.test/", CLIENT, NOW + 600,
+	    NOW);
+	saml_state_request_add("t3", "_3", "http://a.test/", CLIENT, NOW + 600,
+	    NOW);
+	CHECK(saml_state_request_add("t4", "_4", "http://a.test/", CLIENT,
+	    NOW + 600, NOW) == 0, "add past the bound");
 	saml_state_counts(&nreq, &nrep);
 	CHECK(nreq == 3, "bounded: %zu", nreq);
 	CHECK(saml_state_request_take("t1", NOW, id, sizeof(id), url,
-	    sizeof(url)) == -1, "oldest dropped");
+	    sizeof(url), cl, sizeof(cl)) == -1, "oldest dropped");
 	CHECK(saml_state_request_take("t4", NOW, id, sizeof(id), url,
-	    sizeof(url)) == 0 && strcmp(id, "_4") == 0, "newest kept");
+	    sizeof(url), cl, sizeof(cl)) == 0 && strcmp(id, "_4") == 0,
+	    "newest kept");
 	/* Purged by time when adding. */
 	saml_state_reset(0, 0);
-	saml_state_request_add("p1", "_1", "http://a.test/", NOW + 5, NOW);
-	saml_state_request_add("p2", "_2", "http://a.test/", NOW + 100,
+	saml_state_request_add("p1", "_1", "http://a.test/", CLIENT, NOW + 5,
+	    NOW);
+	saml_state_request_add("p2", "_2", "http://a.test/", CLIENT, NOW + 100,
 	    NOW + 10);
 	saml_state_counts(&nreq, &nrep);
 	CHECK(nreq == 1, "purged: %zu", nreq);
@@ -924,16 +943,16 @@ form(const char *xml, const char *relay)
 }
 
 /*
- * Start a sign-in, then read its request ID back out of the state
- * (taking it) and put it back: what a real IdP would answer.
+ * Start a sign-in from client, then read its request ID back out of the
+ * state (taking it) and put it back: what a real IdP would answer.
  */
 static int
-start(struct config *c, const char *ret, char *relay, char *reqid,
-    char **loc)
+start(struct config *c, const char *ret, const char *client, char *relay,
+    char *reqid, char **loc)
 {
-	char	 why[256], url[2048], *p, *e;
+	char	 why[256], url[2048], cl[SAML_CLIENT_MAX], *p, *e;
 
-	if (saml_login_start(c->saml.sp, &c->saml, ret, NOW, loc, why,
+	if (saml_login_start(c->saml.sp, &c->saml, ret, client, NOW, loc, why,
 	    sizeof(why)) == -1) {
 		fprintf(stderr, "login_start: %s\n", why);
 		return (-1);
@@ -944,22 +963,34 @@ start(struct config *c, const char *ret, char *relay, char *reqid,
 	e = p + strcspn(p, "&");
 	snprintf(relay, 64, "%.*s", (int)(e - p), p);
 	if (saml_state_request_take(relay, NOW, reqid, SAML_ID_MAX, url,
-	    sizeof(url)) == -1)
+	    sizeof(url), cl, sizeof(cl)) == -1)
 		return (-1);
-	return (saml_state_request_add(relay, reqid, url, NOW + 600, NOW));
+	if (strcmp(cl, client != NULL ? client : "") != 0) {
+		fprintf(stderr, "start: client %s kept as %s\n", SHOW(client),
+		    cl);
+		return (-1);
+	}
+	return (saml_state_request_add(relay, reqid, url, client, NOW + 600,
+	    NOW));
 }
 
-/* Post a Response built from r (InResponseTo set), signed by key. */
+/*
+ * Start a sign-in from client started, and post a Response built from r
+ * (InResponseTo set), signed by key, from client posted.  In *relayp (if
+ * not NULL) the RelayState, and *bodyp (if not NULL) the form posted
+ * (malloc'd).
+ */
 static int
-post(struct config *c, struct resp *r, const char *key, int sa, int sr,
-    const char *tamper_from, const char *tamper_to,
-    struct saml_identity *id, char *why, size_t whylen)
+post_from(struct config *c, const char *started, const char *posted,
+    struct resp *r, const char *key, int sa, int sr, const char *tamper_from,
+    const char *tamper_to, char **bodyp, struct saml_identity *id, char *why,
+    size_t whylen)
 {
 	char	 relay[64], reqid[SAML_ID_MAX], *loc, *x, *s, *body, *p;
 	int	 rc;
 
-	if (start(c, "https://www.example.test/page?a=1", relay, reqid,
-	    &loc) == -1)
+	if (start(c, "https://www.example.test/page?a=1", started, relay,
+	    reqid, &loc) == -1)
 		return (-2);
 	free(loc);
 	r->in_response_to = r->in_response_to ? r->in_response_to : reqid;
@@ -980,10 +1011,23 @@ post(struct config *c, struct resp *r, const char *key, int sa, int sr,
 	}
 	body = form(s, relay);
 	free(s);
-	rc = saml_acs(c->saml.sp, &c->saml, body, strlen(body), NOW, id, why,
-	    whylen);
-	free(body);
+	rc = saml_acs(c->saml.sp, &c->saml, body, strlen(body), posted, NOW,
+	    id, why, whylen);
+	if (bodyp != NULL)
+		*bodyp = body;
+	else
+		free(body);
 	return (rc);
+}
+
+/* Post from the address that started the sign-in. */
+static int
+post(struct config *c, struct resp *r, const char *key, int sa, int sr,
+    const char *tamper_from, const char *tamper_to,
+    struct saml_identity *id, char *why, size_t whylen)
+{
+	return (post_from(c, CLIENT, CLIENT, r, key, sa, sr, tamper_from,
+	    tamper_to, NULL, id, why, whylen));
 }
 
 #define POST_FAILS(want, key, sa, sr, from, to, ...) do {		\
@@ -996,6 +1040,82 @@ post(struct config *c, struct resp *r, const char *key, int sa, int sr,
 	if (rc_ == 0)							\
 		saml_identity_clear(&id_);				\
 } while (0)
+
+#define ANOTHER	"the sign-in was started from another address"
+
+/*
+ * The client address a sign-in is bound to (login CSRF): a good Response
+ * posted from another address than the one that went to the login is
+ * refused and uses up its request; the same address is accepted however
+ * it is written.
+ */
+static void
+test_acs_client(struct config *c)
+{
+	static const struct {
+		const char	*started, *posted, *aid;
+		int		 ok;
+	} cases[] = {
+		{ CLIENT, CLIENT, "_c1", 1 },
+		{ CLIENT, "192.0.2.11", "_c2", 0 },
+		/* A dual-stack listener's form of the same IPv4 address. */
+		{ CLIENT, "::ffff:" CLIENT, "_c3", 1 },
+		{ "::ffff:" CLIENT, CLIENT, "_c4", 1 },
+		{ "::ffff:" CLIENT, "::ffff:192.0.2.11", "_c5", 0 },
+		{ "2001:db8::1", "2001:DB8:0::1", "_c6", 1 },
+		{ "2001:db8::1", "2001:db8::2", "_c7", 0 },
+		/* IPv4 and an IPv6 address ending in the same bytes. */
+		{ CLIENT, "::" CLIENT, "_c8", 0 },
+		/* Started without an address: no address matches it. */
+		{ NULL, CLIENT, "_c9", 0 },
+	};
+	struct saml_identity	 id;
+	char			 why[512], *body;
+	size_t			 i, nreq0, nreq, nrep;
+	int			 rc;
+
+	saml_state_counts(&nreq0, &nrep);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		body = NULL;
+		rc = post_from(c, cases[i].started, cases[i].posted,
+		    &(struct resp){ .assertion_id = cases[i].aid }, "idp", 1, 0,
+		    NULL, NULL, &body, &id, why, sizeof(why));
+		if (cases[i].ok)
+			CHECK(rc == 0, "from %s, posted from %s: accepted: %s",
+			    SHOW(cases[i].started), cases[i].posted, why);
+		else
+			CHECK(rc == -1 && strncmp(why, ANOTHER,
+			    strlen(ANOTHER)) == 0, "from %s, posted from %s: "
+			    "refused, got %d '%s'", SHOW(cases[i].started),
+			    cases[i].posted, rc, rc == 0 ? id.user : why);
+		if (rc == 0)
+			saml_identity_clear(&id);
+		/* Used up either way: the same form again is unsolicited. */
+		if (body != NULL) {
+			rc = saml_acs(c->saml.sp, &c->saml, body, strlen(body),
+			    cases[i].started, NOW, &id, why, sizeof(why));
+			CHECK(rc == -1 && strstr(why, "unsolicited") != NULL,
+			    "from %s, posted from %s: the request is used up: "
+			    "%s", SHOW(cases[i].started), cases[i].posted, why);
+			free(body);
+		}
+	}
+	/* The refusal names where the sign-in started. */
+	rc = post_from(c, CLIENT, "198.51.100.7", &(struct resp){
+	    .assertion_id = "_c10" }, "idp", 1, 0, NULL, NULL, NULL, &id, why,
+	    sizeof(why));
+	CHECK(rc == -1 && strstr(why, "(" CLIENT ")") != NULL, "why: %s", why);
+	/* No client at the ACS: no check (the bench's seam). */
+	rc = post_from(c, CLIENT, NULL, &(struct resp){ .assertion_id =
+	    "_c11" }, "idp", 1, 0, NULL, NULL, NULL, &id, why, sizeof(why));
+	CHECK(rc == 0, "no client at the ACS: accepted: %s", why);
+	if (rc == 0)
+		saml_identity_clear(&id);
+	/* Every request above was taken, refused or not. */
+	saml_state_counts(&nreq, &nrep);
+	CHECK(nreq == nreq0, "no request left outstanding: %zu, was %zu",
+	    nreq, nreq0);
+}
 
 static void
 test_acs(void)
@@ -1024,7 +1144,7 @@ test_acs(void)
 
 	/* The AuthnRequest. */
 	rc = saml_login_start(c->saml.sp, &c->saml, "https://www.example.test/"
-	    "x", NOW, &loc, why, sizeof(why));
+	    "x", CLIENT, NOW, &loc, why, sizeof(why));
 	CHECK(rc == 0, "login start: %s", why);
 	if (rc == 0) {
 		CHECK(strncmp(loc, "https://IdP.example.test:8443/sso?", 34) ==
@@ -1037,13 +1157,14 @@ test_acs(void)
 		free(loc);
 	}
 	/* A bad return URL becomes the portal's whoami page. */
-	if (start(c, "javascript:alert(1)", relay, reqid, &loc) == 0) {
-		char url[2048], id2[SAML_ID_MAX];
+	if (start(c, "javascript:alert(1)", CLIENT, relay, reqid, &loc) == 0) {
+		char url[2048], id2[SAML_ID_MAX], cl[SAML_CLIENT_MAX];
 
 		free(loc);
 		CHECK(saml_state_request_take(relay, NOW, id2, sizeof(id2), url,
-		    sizeof(url)) == 0 && strcmp(url, "https://Auth.example."
-		    "test/iaproxy/whoami") == 0, "whoami: %s", url);
+		    sizeof(url), cl, sizeof(cl)) == 0 && strcmp(url,
+		    "https://Auth.example.test/iaproxy/whoami") == 0 &&
+		    strcmp(cl, CLIENT) == 0, "whoami: %s (%s)", url, cl);
 	} else
 		CHECK(0, "start");
 
@@ -1130,16 +1251,18 @@ test_acs(void)
 	    c->saml.acs_url });
 	s = sign(x, "idp", 1, 0);
 	body = form(s, "AAAAAAAAAAAAAAAAAAAAAA");
-	rc = saml_acs(c->saml.sp, &c->saml, body, strlen(body), NOW, &id, why,
-	    sizeof(why));
+	rc = saml_acs(c->saml.sp, &c->saml, body, strlen(body), CLIENT, NOW,
+	    &id, why, sizeof(why));
 	CHECK(rc == -1 && strstr(why, "unsolicited") != NULL, "unsolicited: "
 	    "%s", why);
 	free(x);
 	free(s);
 	free(body);
-	CHECK(saml_acs(c->saml.sp, &c->saml, "SAMLResponse=%%%", 16, NOW, &id,
-	    why, sizeof(why)) == -1 && strncmp(why, "form", 4) == 0,
+	CHECK(saml_acs(c->saml.sp, &c->saml, "SAMLResponse=%%%", 16, CLIENT,
+	    NOW, &id, why, sizeof(why)) == -1 && strncmp(why, "form", 4) == 0,
 	    "bad form: %s", why);
+
+	test_acs_client(c);
 	conf_unref(c);
 	saml_state_reset(0, 0);
 }

@@ -220,6 +220,30 @@ t_address_forms(void)
 	CHECK(session_count() == 2, "two entries");
 }
 
+/* session_addr_text: the text a SAML sign-in is bound to. */
+static void
+t_addr_text(void)
+{
+	struct sockaddr_storage	 v4 = addr("192.0.2.77");
+	struct sockaddr_storage	 mapped = addr("::ffff:192.0.2.77");
+	struct sockaddr_storage	 v6 = addr("2001:DB8:0::77");
+	struct sockaddr_storage	 other;
+	char			 buf[64], small[8];
+
+	CHECK(session_addr_text(SA(v4), buf, sizeof(buf)) == 0 &&
+	    strcmp(buf, "192.0.2.77") == 0, "IPv4: %s", buf);
+	CHECK(session_addr_text(SA(mapped), buf, sizeof(buf)) == 0 &&
+	    strcmp(buf, "192.0.2.77") == 0, "IPv4-mapped as IPv4: %s", buf);
+	CHECK(session_addr_text(SA(v6), buf, sizeof(buf)) == 0 &&
+	    strcmp(buf, "2001:db8::77") == 0, "IPv6: %s", buf);
+	memset(&other, 0, sizeof(other));
+	other.ss_family = AF_UNIX;
+	CHECK(session_addr_text(SA(other), buf, sizeof(buf)) == -1 &&
+	    buf[0] == '\0', "another family");
+	CHECK(session_addr_text(SA(v4), small, sizeof(small)) == -1 &&
+	    small[0] == '\0', "a buffer too small");
+}
+
 static void
 t_bound_groups(void)
 {
@@ -408,6 +432,7 @@ main(void)
 	t_signout_list();
 	t_list();
 	t_address_forms();
+	t_addr_text();
 	t_bound_groups();
 	t_cookie();
 	t_signout_overflow();
