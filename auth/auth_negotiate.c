@@ -73,17 +73,14 @@ neg_user_name(const struct conf_negotiate *n, const char *princ, char *out,
     size_t outlen)
 {
 	const char	*at = strrchr(princ, '@');
-	size_t		 i;
 	int		 len;
 
-	if (at != NULL)
-		for (i = 0; i < n->nrealms; i++)
-			if (strcasecmp(n->realms[i].realm, at + 1) == 0) {
-				len = snprintf(out, outlen, "%s\\%.*s",
-				    n->realms[i].domain, (int)(at - princ),
-				    princ);
-				return len < 0 || (size_t)len >= outlen ? -1 : 0;
-			}
+	switch (conf_realm_map(n->realms, n->nrealms, princ, out, outlen)) {
+	case 1:
+		return 0;
+	case -1:
+		return -1;
+	}
 	if (at != NULL && n->strip_realm)
 		len = snprintf(out, outlen, "%.*s", (int)(at - princ), princ);
 	else

@@ -688,17 +688,9 @@ static void
 sp_map_user(const struct conf_saml *s, const char *nameid, char *user,
     size_t len)
 {
-	const char	*at = strrchr(nameid, '@');
-	size_t		 i;
-
-	for (i = 0; at != NULL && i < s->ndomain_map; i++)
-		if (strcasecmp(at + 1, s->domain_map[i].realm) == 0) {
-			snprintf(user, len, "%s\\%.*s",
-			    s->domain_map[i].domain, (int)(at - nameid),
-			    nameid);
-			return;
-		}
-	snprintf(user, len, "%s", nameid);
+	if (conf_realm_map(s->domain_map, s->ndomain_map, nameid, user,
+	    len) != 1)
+		snprintf(user, len, "%s", nameid);
 }
 
 /*

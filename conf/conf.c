@@ -489,6 +489,8 @@ static int	 conf_syslog_facility(const char *);
 static int	 conf_socket_path_ok(const char *);
 static int	 conf_secend_set(struct conf_secend *, cfg_t *, const cfg_t *);
 static int	 conf_end_ntlm(cfg_t *, cfg_opt_t *);
+static cfg_t	*conf_end_titled(cfg_t *, cfg_opt_t *, const char *,
+		    struct conf_secend **, size_t *);
 static int	 conf_end_network(cfg_t *, cfg_opt_t *);
 static int	 conf_end_ldap(cfg_t *, cfg_opt_t *);
 static int	 conf_end_negotiate(cfg_t *, cfg_opt_t *);
@@ -1270,6 +1272,49 @@ conf_end_ntlm(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 /*
+ * The closing brace of one block of a titled, repeated section (network,
+ * risk): where it ended is appended to *ends (checks after the parse
+ * report there), and the title is checked, since it shows in logs and
+ * messages: short and plain.  The block, or NULL (out of memory).
+ */
+static cfg_t *
+conf_end_titled(cfg_t *cfg, cfg_opt_t *opt, const char *kind,
+    struct conf_secend **ends, size_t *nends)
+{
+	struct conf_parse	*p = conf_cur;
+	struct conf_secend	*e;
+	cfg_t			*sec;
+	const char		*name, *s;
+	unsigned int		 n;
+
+	n = cfg_opt_size(opt);
+	if (n == 0 || (sec = cfg_opt_getnsec(opt, n - 1)) == NULL)
+		return (NULL);
+	if ((e = reallocarray(*ends, *nends + 1, sizeof(*e))) == NULL) {
+		cfg_error(cfg, "out of memory");
+		return (NULL);
+	}
+	*ends = e;
+	e = &e[*nends];
+	memset(e, 0, sizeof(*e));
+	if (conf_secend_set(e, cfg, sec) == -1) {
+		cfg_error(cfg, "out of memory");
+		return (NULL);
+	}
+	(*nends)++;
+
+	name = cfg_title(sec) != NULL ? cfg_title(sec) : "";
+	for (s = name; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			break;
+	if (*name == '\0' || *s != '\0' || strlen(name) > CONF_NAME_MAX)
+		conf_err(p, "%s:%d: %s '%s': the name must be 1 to %d "
+		    "characters, none of them control characters",
+		    conf_filename(cfg), cfg->line, kind, name, CONF_NAME_MAX);
+	return (sec);
+}
+
+/*
  * Called by libconfuse at the closing brace of each network section: its
  * name, a non-empty src and a non-empty auth list with "none" alone.
  * Whether an ntlm section exists is only known at the end of the file
@@ -1279,39 +1324,15 @@ static int
 conf_end_network(cfg_t *cfg, cfg_opt_t *opt)
 {
 	struct conf_parse	*p = conf_cur;
-	struct conf_secend	*e;
 	cfg_t			*sec;
-	const char		*file = conf_filename(cfg), *name, *s;
-	unsigned int		 i, n;
+	const char		*file = conf_filename(cfg), *name;
+	unsigned int		 i;
 	unsigned		 bits = 0;
 
-	n = cfg_opt_size(opt);
-	if (p == NULL || n == 0 || (sec = cfg_opt_getnsec(opt, n - 1)) == NULL)
+	if (p == NULL || (sec = conf_end_titled(cfg, opt, "network", &p->net_end,
+	    &p->nnet_end)) == NULL)
 		return (-1);
-	if ((e = reallocarray(p->net_end, p->nnet_end + 1, sizeof(*e))) ==
-	    NULL) {
-		cfg_error(cfg, "out of memory");
-		return (-1);
-	}
-	p->net_end = e;
-	e = &p->net_end[p->nnet_end];
-	memset(e, 0, sizeof(*e));
-	if (conf_secend_set(e, cfg, sec) == -1) {
-		cfg_error(cfg, "out of memory");
-		return (-1);
-	}
-	p->nnet_end++;
-
-	/* The name shows in logs and messages: keep it short and plain. */
 	name = cfg_title(sec) != NULL ? cfg_title(sec) : "";
-	for (s = name; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			break;
-	if (*name == '\0' || *s != '\0' || strlen(name) > CONF_NAME_MAX) {
-		conf_err(p, "%s:%d: network '%s': the name must be 1 to %d "
-		    "characters, none of them control characters", file,
-		    cfg->line, name, CONF_NAME_MAX);
-	}
 	if (cfg_size(sec, "src") == 0)
 		conf_err(p, "%s:%d: network '%s': src is required (one or more "
 		    "address blocks)", file, cfg->line, name);
@@ -2478,36 +2499,14 @@ static int
 conf_end_risk(cfg_t *cfg, cfg_opt_t *opt)
 {
 	struct conf_parse	*p = conf_cur;
-	struct conf_secend	*e;
 	cfg_t			*sec;
-	const char		*file = conf_filename(cfg), *name, *s;
-	unsigned int		 i, n;
+	const char		*file = conf_filename(cfg), *name;
+	unsigned int		 i;
 
-	n = cfg_opt_size(opt);
-	if (p == NULL || n == 0 || (sec = cfg_opt_getnsec(opt, n - 1)) == NULL)
+	if (p == NULL || (sec = conf_end_titled(cfg, opt, "risk", &p->risk_end,
+	    &p->nrisk_end)) == NULL)
 		return (-1);
-	if ((e = reallocarray(p->risk_end, p->nrisk_end + 1, sizeof(*e))) ==
-	    NULL) {
-		cfg_error(cfg, "out of memory");
-		return (-1);
-	}
-	p->risk_end = e;
-	e = &p->risk_end[p->nrisk_end];
-	memset(e, 0, sizeof(*e));
-	if (conf_secend_set(e, cfg, sec) == -1) {
-		cfg_error(cfg, "out of memory");
-		return (-1);
-	}
-	p->nrisk_end++;
-
 	name = cfg_title(sec) != NULL ? cfg_title(sec) : "";
-	for (s = name; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			break;
-	if (*name == '\0' || *s != '\0' || strlen(name) > CONF_NAME_MAX)
-		conf_err(p, "%s:%d: risk '%s': the name must be 1 to %d "
-		    "characters, none of them control characters", file,
-		    cfg->line, name, CONF_NAME_MAX);
 	if (cfg_size(sec, "when") == 0)
 		conf_err(p, "%s:%d: risk '%s': when is required (block, warn, "
 		    "monitor or allow)", file, cfg->line, name);
@@ -4073,3 +4072,21 @@ conf_ntlm_user(const struct config *c, const char *domain, const char *user)
 	return (bsearch(&key, c->ntlm.users, c->ntlm.nusers, sizeof(key),
 	    conf_user_cmp));
 }
+
+int
+conf_realm_map(const struct conf_realm *map, size_t n, const char *name,
+    char *out, size_t outlen)
+{
+	const char	*at = strrchr(name, '@');
+	size_t		 i;
+	int		 len;
+
+	for (i = 0; at != NULL && i < n; i++)
+		if (strcasecmp(map[i].realm, at + 1) == 0) {
+			len = snprintf(out, outlen, "%s\\%.*s",
+			    map[i].domain, (int)(at - name), name);
+			return (len < 0 || (size_t)len >= outlen ? -1 : 1);
+		}
+	return (0);
+}
+

@@ -346,6 +346,14 @@ const struct conf_network *conf_network_for(const struct config *,
 const struct ntlm_user *conf_ntlm_user(const struct config *,
 		    const char *domain, const char *user);
 
+/*
+ * "user@REALM" through a realm_map or domain_map (realm compared without
+ * regard to case) into out as "DOMAIN\user": 1 when mapped, 0 when no
+ * entry names the realm (out untouched), -1 when out is too small.
+ */
+int		 conf_realm_map(const struct conf_realm *, size_t n,
+		    const char *name, char *out, size_t outlen);
+
 /* conf_keytab.c */
 /*
  * Check the keytab of c->negotiate (a secret: not for others to read)

@@ -792,13 +792,10 @@ account_directory(const struct config *conf, enum account_op op,
 	return rv;
 }
 
-/*
- * Signout: every worker closes user's signed-in connections and tunnels,
- * user's IP sessions end, and the cached groups are dropped.  -1 when a worker did not answer
- * (the others did their part).
- */
-static int
-account_signout(const char *user, size_t *closed, size_t *purged)
+/* See proxy.h. */
+int
+account_signout(const char *user, size_t *closed, size_t *ipsessions,
+    size_t *purged)
 {
 	struct server_info	 si;
 	char			*text;
@@ -817,9 +814,9 @@ account_signout(const char *user, size_t *closed, size_t *purged)
 		*closed += n;
 	}
 	/* SAML sign-ins: the IP sessions end, older cookies are refused. */
-	*closed += session_signout(user, time(NULL));
+	*ipsessions = session_signout(user, time(NULL));
 	*purged = auth_groups_purge(user);
-	return missing > 0 ? -1 : 0;
+	return missing;
 }
 
 /* What an action did, for the admin socket's answer. */
@@ -844,7 +841,8 @@ account_run(const struct config *conf, enum account_op op, const char *user,
 	char			 shown[ACCOUNT_NAME_MAX + 1], why[1024];
 	char			 dirpart[800], listpart[1300], unsaved[1100];
 	char			**nlist = NULL, **gone = NULL, *added = NULL;
-	size_t			 nn = 0, ngone = 0, i, closed = 0, purged = 0;
+	size_t			 nn = 0, ngone = 0, i, closed = 0, ipn = 0,
+				 purged = 0;
 	int			 changed = 0, tmp_written = 0, missing = 0;
 	const char		*opname = op_names[op];
 
@@ -940,7 +938,8 @@ account_run(const struct config *conf, enum account_op op, const char *user,
 
 	/* 4. Her live connections end (disable, reset-password, signout). */
 	if (op != OP_ENABLE) {
-		missing = account_signout(user, &closed, &purged) == -1;
+		missing = account_signout(user, &closed, &ipn, &purged) > 0;
+		closed += ipn;
 		rep->closed = closed;
 	}
 

@@ -268,21 +268,30 @@ admin_ip_session(void *arg, const struct session_info *si)
 	    (long long)si->since, si->sid);
 }
 
-/* sessions [USER] and signout USER: ask every worker. */
+/* The last line of sessions and signout: "ok N", or the workers missed. */
 static void
-admin_ask_workers(struct admin_client *ac, int kind, const char *user,
-    struct evbuffer *out)
+admin_answer_count(struct evbuffer *out, int missing, size_t n)
+{
+	if (missing > 0)
+		evbuffer_add_printf(out, "error %d worker%s did not answer\n",
+		    missing, missing == 1 ? "" : "s");
+	else
+		evbuffer_add_printf(out, "ok %zu\n", n);
+}
+
+/* sessions [USER]: ask every worker, then the IP sessions. */
+static void
+admin_sessions(const char *user, struct evbuffer *out)
 {
 	struct server_info	 si;
-	char			 shown[256];
 	char			*text;
-	size_t			 n, total = 0, purged, ipn;
+	size_t			 n, total = 0;
 	int			 w, missing = 0;
 
 	server_info(&si);
 	for (w = 0; w < si.nworkers; w++) {
-		if (worker_query(&si.workers[w], kind, user, ADMIN_WORKER_MS,
-		    &text, &n) == -1) {
+		if (worker_query(&si.workers[w], WQ_SESSIONS, user,
+		    ADMIN_WORKER_MS, &text, &n) == -1) {
 			missing++;
 			continue;
 		}
@@ -292,25 +301,26 @@ admin_ask_workers(struct admin_client *ac, int kind, const char *user,
 		free(text);
 		total += n;
 	}
-	/* The SAML sign-ins: IP sessions, and cookies (refused from now). */
-	if (kind == WQ_SESSIONS)
-		total += session_list(user, time(NULL), admin_ip_session, out);
-	if (kind == WQ_SIGNOUT) {
-		ipn = session_signout(user, time(NULL));
-		purged = auth_groups_purge(user);
-		log_info("admin: signout %s by %s: %zu connection%s closed, "
-		    "%zu IP session%s ended, %zu cached group entr%s dropped%s",
-		    admin_printable(user, shown, sizeof(shown)), ac->who,
-		    total, total == 1 ? "" : "s", ipn, ipn == 1 ? "" : "s",
-		    purged, purged == 1 ? "y" : "ies", missing > 0 ?
-		    " (a worker did not answer)" : "");
-		total += ipn;
-	}
-	if (missing > 0)
-		evbuffer_add_printf(out, "error %d worker%s did not answer\n",
-		    missing, missing == 1 ? "" : "s");
-	else
-		evbuffer_add_printf(out, "ok %zu\n", total);
+	total += session_list(user, time(NULL), admin_ip_session, out);
+	admin_answer_count(out, missing, total);
+}
+
+/* signout USER: account.c does it; we log who asked. */
+static void
+admin_signout(struct admin_client *ac, const char *user, struct evbuffer *out)
+{
+	char	 shown[256];
+	size_t	 closed, ipn, purged;
+	int	 missing;
+
+	missing = account_signout(user, &closed, &ipn, &purged);
+	log_info("admin: signout %s by %s: %zu connection%s closed, "
+	    "%zu IP session%s ended, %zu cached group entr%s dropped%s",
+	    admin_printable(user, shown, sizeof(shown)), ac->who,
+	    closed, closed == 1 ? "" : "s", ipn, ipn == 1 ? "" : "s",
+	    purged, purged == 1 ? "y" : "ies", missing > 0 ?
+	    " (a worker did not answer)" : "");
+	admin_answer_count(out, missing, closed + ipn);
 }
 
 /* Answer one command line into out; 1 when the client should go. */
@@ -345,8 +355,7 @@ admin_command(struct admin_client *ac, char *line, struct evbuffer *out)
 		if (arg != NULL && *arg != '\0' &&
 		    admin_user_arg("sessions", arg, out) == -1)
 			return 0;
-		admin_ask_workers(ac, WQ_SESSIONS, arg != NULL && *arg != '\0' ?
-		    arg : NULL, out);
+		admin_sessions(arg != NULL && *arg != '\0' ? arg : NULL, out);
 	} else if (strcmp(line, "signout") == 0) {
 		if (admin_user_arg("signout", arg, out) == -1)
 			return 0;
@@ -355,7 +364,7 @@ admin_command(struct admin_client *ac, char *line, struct evbuffer *out)
 			    "time\n");
 			return 0;
 		}
-		admin_ask_workers(ac, WQ_SIGNOUT, arg, out);
+		admin_signout(ac, arg, out);
 	} else if (strcmp(line, "stats") == 0) {
 		n = auth_groups_stats(buf, sizeof(buf));
 		evbuffer_add(out, buf, n);

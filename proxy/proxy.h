@@ -443,6 +443,14 @@ void	account_stop(void);
  */
 int	account_disabled(const char *user);
 /*
+ * Sign user out everywhere (main thread): every worker closes user's
+ * signed-in connections and tunnels (*closed), user's SAML IP sessions
+ * end and older portal cookies are refused (*ipsessions), and the cached
+ * groups go (*purged).  Returns how many workers did not answer.
+ */
+int	account_signout(const char *user, size_t *closed, size_t *ipsessions,
+	    size_t *purged);
+/*
  * Do action to user, exactly as the admin commands do, on the main
  * thread: with directory, disable changes the directory first and the
  * gateway list only when that worked; reset-password always needs the

@@ -438,7 +438,7 @@ risk_printable(char *dst, size_t n, const char *s)
 static void
 risk_run_jobs(evutil_socket_t fd, short what, void *arg)
 {
-	STAILQ_HEAD(, risk_job)	 todo = STAILQ_HEAD_INITIALIZER(todo);
+	STAILQ_HEAD(, risk_job)	 batch = STAILQ_HEAD_INITIALIZER(batch);
 	struct risk_job		*j;
 	uint64_t		 v;
 	int64_t			 secs;
@@ -451,11 +451,11 @@ risk_run_jobs(evutil_socket_t fd, short what, void *arg)
 	if (fd != -1)
 		(void)read(fd, &v, sizeof(v));	/* EAGAIN: nothing to clear */
 	pthread_mutex_lock(&rk.lock);
-	STAILQ_CONCAT(&todo, &rk.jobs);
+	STAILQ_CONCAT(&batch, &rk.jobs);
 	rk.njobs = 0;
 	pthread_mutex_unlock(&rk.lock);
-	while ((j = STAILQ_FIRST(&todo)) != NULL) {
-		STAILQ_REMOVE_HEAD(&todo, link);
+	while ((j = STAILQ_FIRST(&batch)) != NULL) {
+		STAILQ_REMOVE_HEAD(&batch, link);
 		risk_printable(rule, sizeof(rule), j->rule);
 		risk_printable(user, sizeof(user), j->user);
 		snprintf(who, sizeof(who), "risk rule %s", rule);
